@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// benchmark is one `outpost bench NAME`. Each prints JSON lines on stdout:
+// one per measurement, with the baseline it is compared against measured in
+// the same run.
+type benchmark struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func benchmarks() []benchmark {
+	return []benchmark{
+		{"store", "document store appends and loads against raw Pebble and in-memory automerge", runBenchStore},
+	}
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		benchUsage(stderr)
+		return flag.ErrHelp
+	}
+	if args[0] == "all" {
+		for _, b := range benchmarks() {
+			fmt.Fprintf(stderr, "bench %s\n", b.name)
+			if err := b.run(ctx, args[1:], stdout, stderr); err != nil {
+				return fmt.Errorf("bench %s: %w", b.name, err)
+			}
+		}
+		return nil
+	}
+	for _, b := range benchmarks() {
+		if b.name == args[0] {
+			return b.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	benchUsage(stderr)
+	return fmt.Errorf("unknown benchmark %q", args[0])
+}
+
+func benchUsage(w io.Writer) {
+	var names []string
+	for _, b := range benchmarks() {
+		names = append(names, b.name)
+	}
+	fmt.Fprintf(w, "usage: outpost bench all|%s [flags]\n\n", strings.Join(names, "|"))
+	for _, b := range benchmarks() {
+		fmt.Fprintf(w, "  %-8s %s\n", b.name, b.summary)
+	}
+}
