@@ -1,0 +1,243 @@
+package wire
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// The Automerge sync message (the data of request and sync) is a binary
+// format of Automerge's core, not of automerge-repo:
+//
+//	version byte: 0x42 (v1) or 0x43 (v2)
+//	heads:   uleb128 count, then 32-byte change hashes
+//	need:    uleb128 count, then 32-byte change hashes
+//	have:    uleb128 count, then per entry: hashes (lastSync) and a
+//	         uleb128-length-prefixed bloom filter
+//	changes: uleb128 count, then uleb128-length-prefixed chunks
+//	capabilities (optional): uleb128 count, then one byte each
+//
+// Outpost parses it itself because automerge-go's 2023 core predates two
+// things current JavaScript Automerge does: the capabilities trailer and v2
+// messages, whose single chunk may be a whole compressed document. Newer
+// cores apply the concatenation of all chunks with load_incremental, so a
+// v1 message whose one chunk is a saved document is applied as well.
+
+// Sync message version bytes.
+const (
+	SyncV1 = 0x42
+	SyncV2 = 0x43
+)
+
+// Capabilities a peer advertises in the trailer of its sync messages.
+const (
+	CapMessageV1 = 0x01
+	CapMessageV2 = 0x02
+)
+
+// Automerge storage chunk types (byte 8 of a chunk, after the magic bytes and
+// the checksum).
+const (
+	ChunkDocument   = 0x00
+	ChunkChange     = 0x01
+	ChunkCompressed = 0x02
+)
+
+var chunkMagic = [4]byte{0x85, 0x6f, 0x4a, 0x83}
+
+// Hash is an Automerge change hash.
+type Hash [32]byte
+
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// Have summarises what the sender of a sync message already has.
+type Have struct {
+	LastSync []Hash
+	Bloom    []byte
+}
+
+// SyncMessage is a parsed Automerge sync message.
+type SyncMessage struct {
+	Version byte
+	Heads   []Hash
+	Need    []Hash
+	Have    []Have
+	// Changes are storage chunks. In v1 each is usually one change; in v2 it
+	// is one chunk that may be a whole document.
+	Changes [][]byte
+	// Capabilities is nil when the sender sent no trailer (older cores).
+	Capabilities []byte
+}
+
+// ErrSyncMessage is wrapped by every parse error.
+var ErrSyncMessage = errors.New("invalid automerge sync message")
+
+type reader struct {
+	b   []byte
+	off int
+}
+
+func (r *reader) uleb() (uint64, error) {
+	v, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		return 0, fmt.Errorf("%w: bad uleb128 at %d", ErrSyncMessage, r.off)
+	}
+	r.off += n
+	return v, nil
+}
+
+// count reads a count of items each at least min bytes long, refusing counts
+// the remaining input cannot hold, so a forged count allocates nothing.
+func (r *reader) count(min int) (int, error) {
+	v, err := r.uleb()
+	if err != nil {
+		return 0, err
+	}
+	if v > uint64(len(r.b)-r.off)/uint64(min) {
+		return 0, fmt.Errorf("%w: count %d exceeds input at %d", ErrSyncMessage, v, r.off)
+	}
+	return int(v), nil
+}
+
+func (r *reader) bytes() ([]byte, error) {
+	n, err := r.count(1)
+	if err != nil {
+		return nil, err
+	}
+	b := r.b[r.off : r.off+n]
+	r.off += n
+	return b, nil
+}
+
+func (r *reader) hashes() ([]Hash, error) {
+	n, err := r.count(32)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	hs := make([]Hash, n)
+	for i := range hs {
+		copy(hs[i][:], r.b[r.off:r.off+32])
+		r.off += 32
+	}
+	return hs, nil
+}
+
+// ParseSyncMessage parses b. The returned chunks alias b.
+func ParseSyncMessage(b []byte) (*SyncMessage, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrSyncMessage)
+	}
+	if b[0] != SyncV1 && b[0] != SyncV2 {
+		return nil, fmt.Errorf("%w: version byte 0x%02x", ErrSyncMessage, b[0])
+	}
+	r := &reader{b: b, off: 1}
+	m := &SyncMessage{Version: b[0]}
+	var err error
+	if m.Heads, err = r.hashes(); err != nil {
+		return nil, err
+	}
+	if m.Need, err = r.hashes(); err != nil {
+		return nil, err
+	}
+	n, err := r.count(2)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		var h Have
+		if h.LastSync, err = r.hashes(); err != nil {
+			return nil, err
+		}
+		if h.Bloom, err = r.bytes(); err != nil {
+			return nil, err
+		}
+		m.Have = append(m.Have, h)
+	}
+	if n, err = r.count(1); err != nil {
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		c, err := r.bytes()
+		if err != nil {
+			return nil, err
+		}
+		m.Changes = append(m.Changes, c)
+	}
+	if r.off < len(b) {
+		caps, err := r.bytes()
+		if err != nil {
+			return nil, err
+		}
+		m.Capabilities = append([]byte{}, caps...)
+	}
+	// Later format revisions may append more; like Automerge, ignore it.
+	return m, nil
+}
+
+func appendHashes(b []byte, hs []Hash) []byte {
+	b = binary.AppendUvarint(b, uint64(len(hs)))
+	for _, h := range hs {
+		b = append(b, h[:]...)
+	}
+	return b
+}
+
+// Encode returns the binary form of m.
+func (m *SyncMessage) Encode() []byte {
+	size := 16 + 32*(len(m.Heads)+len(m.Need))
+	for _, c := range m.Changes {
+		size += len(c) + 5
+	}
+	b := make([]byte, 0, size)
+	b = append(b, m.Version)
+	b = appendHashes(b, m.Heads)
+	b = appendHashes(b, m.Need)
+	b = binary.AppendUvarint(b, uint64(len(m.Have)))
+	for _, h := range m.Have {
+		b = appendHashes(b, h.LastSync)
+		b = binary.AppendUvarint(b, uint64(len(h.Bloom)))
+		b = append(b, h.Bloom...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(m.Changes)))
+	for _, c := range m.Changes {
+		b = binary.AppendUvarint(b, uint64(len(c)))
+		b = append(b, c...)
+	}
+	if m.Capabilities != nil {
+		b = binary.AppendUvarint(b, uint64(len(m.Capabilities)))
+		b = append(b, m.Capabilities...)
+	}
+	return b
+}
+
+// Supports reports whether the sender advertised capability c.
+func (m *SyncMessage) Supports(c byte) bool {
+	for _, x := range m.Capabilities {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// ChangeBytes is the total length of the change chunks.
+func (m *SyncMessage) ChangeBytes() int {
+	n := 0
+	for _, c := range m.Changes {
+		n += len(c)
+	}
+	return n
+}
+
+// ChunkType returns the storage chunk type of b (ChunkDocument, ChunkChange
+// or ChunkCompressed) and false if b does not start like a chunk.
+func ChunkType(b []byte) (byte, bool) {
+	if len(b) < 9 || [4]byte(b[:4]) != chunkMagic {
+		return 0, false
+	}
+	return b[8], true
+}
