@@ -1,0 +1,198 @@
+package whisper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	fsggml "github.com/ollama/ollama/fs/ggml"
+	"github.com/ollama/ollama/ml"
+	_ "github.com/ollama/ollama/ml/backend/ggml" // registers the "ggml" backend
+)
+
+// LoadOptions configure Load.
+type LoadOptions struct {
+	// Threads is the number of CPU threads ggml uses (default: all).
+	Threads int
+	// TempDir receives the transient GGUF copy of the weights that ggml's
+	// loader reads (default: beside the model file, else os.TempDir()).
+	TempDir string
+	// Progress, if set, is called with the fraction of weights loaded.
+	Progress func(float32)
+}
+
+// Model is a loaded Whisper model: its dimensions, tokenizer and mel
+// filterbank in Go, its weights in ggml. It is safe for concurrent use;
+// graph computations are serialized (each uses every thread).
+type Model struct {
+	Hparams   Hparams
+	Tokenizer *Tokenizer
+	Filters   []float32
+	Encoder   *Encoder
+	Decoder   *Decoder
+
+	backend ml.Backend
+	// kvType is the element type of the attention caches.
+	kvType ml.DType
+	// computeMu serializes Compute and the reading of its outputs: ggml's
+	// scheduler reuses one compute buffer for every graph of the backend.
+	computeMu sync.Mutex
+	closeOnce sync.Once
+	random    bool
+}
+
+// Load reads the whisper.cpp model file at path, validates it completely,
+// and loads its weights into ggml.
+//
+// ggml's loader (ollama's ml backend) reads GGUF, so the tensors are first
+// copied into a temporary GGUF file with the same names, shapes and types
+// (no conversion of the data); it is removed once loaded.
+func Load(ctx context.Context, path string, opts LoadOptions) (m *Model, err error) {
+	f, err := OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+
+	tmp, err := createTemp(opts.TempDir, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("whisper: temporary GGUF: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := writeGGUF(tmp, f, src); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("whisper: writing temporary GGUF: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	// ggml panics (ErrNoMem) when it cannot allocate; report it as an error.
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("whisper: loading %s: %v", filepath.Base(path), r)
+		}
+	}()
+	b, err := ml.NewBackend(tmp.Name(), ml.BackendParams{
+		AllocMemory:    true,
+		NumThreads:     threads,
+		FlashAttention: ml.FlashAttentionDisabled,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("whisper: ggml backend: %w", err)
+	}
+	if err := b.Load(ctx, opts.Progress); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("whisper: loading weights: %w", err)
+	}
+	m = &Model{
+		Hparams:   f.Hparams,
+		Tokenizer: newTokenizer(f.Tokens, f.Hparams.NVocab),
+		Filters:   f.Filters,
+		backend:   b,
+		kvType:    ml.DTypeF16,
+		random:    f.RandomWeights(),
+	}
+	w := weightGetter{b: b}
+	m.Encoder = newEncoder(&w, f.Hparams)
+	m.Decoder = newDecoder(&w, f.Hparams)
+	if w.err != nil {
+		b.Close()
+		return nil, w.err
+	}
+	return m, nil
+}
+
+// Close frees the weights. The model must not be used afterwards.
+func (m *Model) Close() {
+	m.closeOnce.Do(func() {
+		m.computeMu.Lock()
+		defer m.computeMu.Unlock()
+		m.backend.Close()
+	})
+}
+
+// Multilingual reports whether the model has the multilingual vocabulary.
+func (m *Model) Multilingual() bool { return m.Hparams.Multilingual() }
+
+// RandomWeights reports whether the file was written with random weights.
+func (m *Model) RandomWeights() bool { return m.random }
+
+func createTemp(dir, modelDir string) (*os.File, error) {
+	if dir != "" {
+		return os.CreateTemp(dir, ".whisper-*.gguf")
+	}
+	// Beside the model the disk is likely large enough for a copy; /tmp
+	// may be a small tmpfs. Read-only model directories fall back.
+	if f, err := os.CreateTemp(modelDir, ".whisper-*.gguf"); err == nil {
+		return f, nil
+	}
+	return os.CreateTemp("", "whisper-*.gguf")
+}
+
+// writeGGUF copies f's tensors from src into a GGUF file for ggml's loader.
+func writeGGUF(dst *os.File, f *File, src io.ReaderAt) error {
+	h := f.Hparams
+	kv := fsggml.KV{
+		"general.architecture": "whisper",
+		// ollama's loader assigns tensors to layers by the first number in
+		// their name ("encoder.conv2.weight" counts as layer 2), so the
+		// block count must exceed every such number.
+		"whisper.block_count": uint32(max(h.NAudioLayer, h.NTextLayer, 3)),
+	}
+	specs := h.tensorSpecs()
+	shapes := make(map[string][]int64, len(specs))
+	for _, s := range specs {
+		shapes[s.name] = s.shape
+	}
+	ts := make([]*fsggml.Tensor, 0, len(f.Tensors))
+	for _, t := range f.Tensors {
+		shape := make([]uint64, len(shapes[t.Name]))
+		for i, d := range shapes[t.Name] {
+			shape[i] = uint64(d)
+		}
+		ts = append(ts, &fsggml.Tensor{
+			Name:     t.Name,
+			Kind:     uint32(t.Type),
+			Shape:    shape,
+			WriterTo: sectionWriterTo{io.NewSectionReader(src, t.Offset, t.Size)},
+		})
+	}
+	return fsggml.WriteGGUF(dst, kv, ts)
+}
+
+type sectionWriterTo struct{ r *io.SectionReader }
+
+func (s sectionWriterTo) WriteTo(w io.Writer) (int64, error) {
+	return io.Copy(w, s.r)
+}
+
+// weightGetter looks tensors up by name and remembers the first miss.
+type weightGetter struct {
+	b   ml.Backend
+	err error
+}
+
+func (w *weightGetter) get(name string) ml.Tensor {
+	t := w.b.Get(name)
+	if t == nil && w.err == nil {
+		w.err = errors.New("whisper: ggml has no tensor " + name)
+	}
+	return t
+}
