@@ -55,14 +55,14 @@ type Info struct {
 // Decode reads a whole WAV/MP3/FLAC/Ogg Vorbis stream and returns it as
 // 16 kHz mono float32 in [-1, 1].
 func Decode(r io.Reader) ([]float32, Info, error) {
-	return decode(r, MaxDuration, false)
+	return decode(r, options{limit: MaxDuration})
 }
 
 // DecodeLimit is Decode with a lower duration limit; longer audio fails
 // with ErrTooLong before it is decoded when the header declares its length,
 // and as soon as the limit is passed otherwise.
 func DecodeLimit(r io.Reader, limit time.Duration) ([]float32, Info, error) {
-	return decode(r, min(limit, MaxDuration), false)
+	return decode(r, options{limit: min(limit, MaxDuration)})
 }
 
 // DecodeFile decodes the file at path like Decode.
@@ -78,7 +78,7 @@ func DecodeFile(path string) ([]float32, Info, error) {
 // DecodeRaw returns interleaved float32 at the source rate (no resampling)
 // for callers that want it.
 func DecodeRaw(r io.Reader) (samples []float32, info Info, err error) {
-	return decode(r, MaxDuration, true)
+	return decode(r, options{limit: MaxDuration, raw: true, maxSamples: maxRawSamples})
 }
 
 // source is one opened decoder: it yields interleaved float32 chunks at the
@@ -87,7 +87,16 @@ type source interface {
 	next() ([]float32, error)
 }
 
-func decode(r io.Reader, limit time.Duration, raw bool) (out []float32, info Info, err error) {
+// options select decode's variant; fuzz targets also force the format.
+type options struct {
+	limit      time.Duration
+	raw        bool   // interleaved at the source rate
+	maxSamples int64  // raw output cap
+	format     string // skip detection when set
+}
+
+func decode(r io.Reader, o options) (out []float32, info Info, err error) {
+	limit, raw := o.limit, o.raw
 	in := &inputReader{r: r}
 	br := bufio.NewReaderSize(in, 64<<10)
 	defer func() {
@@ -97,9 +106,11 @@ func decode(r io.Reader, limit time.Duration, raw bool) (out []float32, info Inf
 			out, err = nil, fmt.Errorf("audio: reading input: %w", in.err)
 		}
 	}()
-	format, err := sniff(br)
-	if err != nil {
-		return nil, info, err
+	format := o.format
+	if format == "" {
+		if format, err = sniff(br); err != nil {
+			return nil, info, err
+		}
 	}
 	src, info, err := open(format, br, limit)
 	if err != nil {
@@ -125,8 +136,8 @@ func decode(r io.Reader, limit time.Duration, raw bool) (out []float32, info Inf
 			return nil, info, tooLong(info.Frames, info.SampleRate, limit)
 		}
 		if raw {
-			if int64(len(out))+int64(len(chunk)) > maxRawSamples {
-				return nil, info, errorf(ErrTooLong, "raw output exceeds %d samples (%d channels at %d Hz); use Decode", maxRawSamples, ch, info.SampleRate)
+			if int64(len(out))+int64(len(chunk)) > o.maxSamples {
+				return nil, info, errorf(ErrTooLong, "raw output exceeds %d samples (%d channels at %d Hz); use Decode", o.maxSamples, ch, info.SampleRate)
 			}
 			out = append(out, chunk...)
 			continue
