@@ -261,6 +261,11 @@ func (s *mp3Source) newDecoder() (d *mp3.Decoder, err error) {
 	}()
 	// Hiding Seek keeps go-mp3 from scanning the whole input up front.
 	d, err = mp3.NewDecoder(struct{ io.Reader }{s.frames})
+	if err == io.EOF {
+		// go-mp3 reports a first frame it cannot use (one whose side
+		// information outruns the frame, say) as the end of the stream.
+		return nil, errorf(ErrCorrupt, "mp3: first frame is not decodable")
+	}
 	if err != nil {
 		return nil, s.classify(err)
 	}

@@ -4,13 +4,14 @@ import (
 	"math"
 )
 
-// Resource caps. Real encoders (libvorbis, aoTuV) use a few dozen books of at
-// most a few thousand entries, so these leave two orders of magnitude of
-// room while keeping a hostile setup header from demanding gigabytes: an
-// "ordered" codebook can declare 2^24 entries in a handful of bits.
+// Resource caps. libvorbis streams (q -1 to 10, 8 to 48 kHz, 1 to 6
+// channels) use at most about 11,000 codebook entries and 61,000 VQ values
+// in all; these caps leave 16-20x room while keeping a hostile setup header
+// from costing gigabytes and seconds: an "ordered" codebook can declare
+// 2^24 entries in a handful of bits.
 const (
-	maxTotalEntries  = 1 << 22 // Huffman entries across all codebooks
-	maxTotalVQFloats = 1 << 22 // precomputed VQ vector elements across all codebooks
+	maxTotalEntries  = 1 << 18 // Huffman entries across all codebooks
+	maxTotalVQFloats = 1 << 20 // precomputed VQ vector elements across all codebooks
 )
 
 // budget tracks the caps above while a setup header is read.

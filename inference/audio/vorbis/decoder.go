@@ -248,14 +248,13 @@ func (d *Decoder) audioPacket(data []byte) (int, error) {
 	for c := 0; c < s.channels; c++ {
 		spec := d.spectrum[c][:half]
 		if !d.used[c] {
-			clear(spec)
-		} else {
-			f := s.floors[m.submapFloor[m.mux[c]]]
-			curve := d.curve[:half]
-			f.render(d.floorY[c], d.final, d.step2, curve)
-			for i := range spec {
-				spec[i] *= curve[i]
-			}
+			clear(d.pcm[c][:n]) // a silent channel: skip the transform
+			continue
+		}
+		curve := d.curve[:half]
+		s.floors[m.submapFloor[m.mux[c]]].render(d.floorY[c], d.final, d.step2, curve)
+		for i := range spec {
+			spec[i] *= curve[i]
 		}
 		d.tf[blk].inverse(spec, d.pcm[c][:n])
 		d.window(d.pcm[c][:n], blk, prevLong, nextLong)
