@@ -8,6 +8,7 @@ import (
 
 	"github.com/automerge/automerge-go"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/outposthq/outpost/crdt/verify"
 )
 
 // FuzzMergePatch applies arbitrary JSON as a merge patch. Whatever the
@@ -145,8 +146,8 @@ func FuzzApplyChanges(f *testing.F) {
 		before := contentOf(t, s, m.ID)
 		got, err := s.ApplyChanges(ctx, m.ID, raw)
 		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrMissingDeps) {
+				t.Fatalf("error %v wraps neither ErrCorrupt nor ErrMissingDeps", err)
 			}
 			after, _ := s.Meta(ctx, m.ID)
 			if !reflect.DeepEqual(after.Heads, m.Heads) || after.Seq != m.Seq {
@@ -185,19 +186,24 @@ func FuzzApplyFramedChanges(f *testing.F) {
 	f.Add(byte(chunkDocument), src.Save()[9+2:])
 	f.Add(byte(chunkCompressedChange), []byte{1, 2, 3})
 
-	s, err := Open("/fuzz", Options{FS: vfs.NewMem()})
+	v, err := verify.New(verify.Options{Workers: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer v.Close()
+	s, err := Open("/fuzz", Options{FS: vfs.NewMem(), Verify: v.Chunks})
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer s.Close()
 	ctx := context.Background()
-	m, err := s.Create(ctx, "fuzz", "fuzz", nil)
-	if err != nil {
-		f.Fatal(err)
-	}
 	f.Fuzz(func(t *testing.T, typ byte, contents []byte) {
+		m, err := s.Create(ctx, "fuzz", "fuzz", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		framed := frameChunk(typ%3, contents)
-		if _, err := s.ApplyChanges(ctx, m.ID, framed); err != nil && !errors.Is(err, ErrCorrupt) {
+		if _, err := s.ApplyChanges(ctx, m.ID, framed); err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrMissingDeps) {
 			t.Fatalf("error %v does not wrap ErrCorrupt", err)
 		}
 		if _, err := s.Meta(ctx, m.ID); err != nil {

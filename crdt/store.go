@@ -44,6 +44,12 @@ type Options struct {
 	CacheDocs int
 	// Now returns the time stamped on changes and metadata.
 	Now func() time.Time
+	// Verify, when set, vets foreign bytes before ApplyChanges hands them
+	// to Automerge, whose Rust core aborts the process on some malformed
+	// input; crdt/verify's Verifier.Chunks does it in a child process.
+	// It is called with the document's id and the document the bytes are
+	// about to be applied to.
+	Verify func(ctx context.Context, key [16]byte, doc *automerge.Doc, raw []byte) error
 }
 
 func (o *Options) fill() {

@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -39,17 +40,52 @@ func (s *Store) Update(ctx context.Context, id DocID, msg string, fn func(*autom
 // ApplyChanges applies foreign Automerge bytes (SaveChanges, SaveIncremental
 // or Save output) to an existing document. The bytes are framed and
 // checksummed before Automerge sees them: corrupt or truncated input returns
-// an error wrapping ErrCorrupt and changes nothing.
+// an error wrapping ErrCorrupt and changes nothing. With Options.Verify set,
+// bytes that would crash Automerge are rejected the same way.
 func (s *Store) ApplyChanges(ctx context.Context, id DocID, raw []byte) (Meta, error) {
-	if _, err := validateChunks(raw); err != nil {
+	chunks, err := parseChunks(raw)
+	if err != nil {
 		return Meta{}, err
 	}
 	return s.Update(ctx, id, "", func(doc *automerge.Doc) error {
+		if err := checkDeps(doc, chunks); err != nil {
+			return err
+		}
+		if s.opts.Verify != nil {
+			if err := s.opts.Verify(ctx, id, doc, raw); err != nil {
+				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+		}
 		if err := doc.LoadIncremental(raw); err != nil {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
 		return nil
 	})
+}
+
+// ErrMissingDeps is returned for changes that depend on changes the
+// document does not have (yet): send those first.
+var ErrMissingDeps = errors.New("changes depend on changes the document does not have")
+
+// checkDeps verifies that every change chunk's dependencies are in doc or
+// earlier in the same bytes.
+func checkDeps(doc *automerge.Doc, chunks []chunkInfo) error {
+	seen := make(map[[32]byte]bool, len(chunks))
+	for _, c := range chunks {
+		for _, d := range c.deps {
+			if seen[d] {
+				continue
+			}
+			if _, err := doc.Change(automerge.ChangeHash(d)); err != nil {
+				return fmt.Errorf("%w: %x", ErrMissingDeps, d[:8])
+			}
+			seen[d] = true
+		}
+		if c.typ != chunkDocument {
+			seen[c.hash] = true
+		}
+	}
+	return nil
 }
 
 type newDoc struct {
@@ -261,4 +297,3 @@ func beUint64(b []byte) uint64 {
 	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
 		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
 }
-
