@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -149,9 +150,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// isLockErr recognises Pebble failing to take its directory lock, which it
+// reports as the flock error itself.
 func isLockErr(err error) bool {
+	if errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN) {
+		return true
+	}
 	msg := err.Error()
-	return strings.Contains(msg, "lock") && (strings.Contains(msg, "held") || strings.Contains(msg, "temporarily unavailable") || strings.Contains(msg, "resource busy"))
+	return strings.Contains(msg, "temporarily unavailable") || strings.Contains(msg, "lock held")
 }
 
 // Close releases the store. Calls in flight finish first.

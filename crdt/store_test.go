@@ -472,3 +472,20 @@ func TestInMemoryFS(t *testing.T) {
 		t.Fatal(c)
 	}
 }
+
+func TestHistoryRecordsMessagesAndTimes(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	s, _ := openTestStore(t, Options{Now: func() time.Time { return at }})
+	m := createJSON(t, s, "note", "c", `{"a": 1}`)
+	if _, err := s.Update(ctx, m.ID, "second", func(d *automerge.Doc) error { return d.RootMap().Set("b", int64(2)) }); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.History(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 2 || h[0].Message != "create" || h[1].Message != "second" || !h[0].Time.Equal(at) || h[1].Seq != 2 || len(h[1].Deps) != 1 || h[1].Deps[0] != h[0].Hash {
+		t.Fatalf("history = %+v", h)
+	}
+}

@@ -128,11 +128,20 @@ func (s *Store) write(ctx context.Context, id DocID, create *newDoc, msg string,
 		s.discardLocked(h)
 		return Meta{}, err
 	}
-	if _, err := h.doc.Commit(msg, automerge.CommitOptions{Time: &now, AllowEmpty: create != nil && create.nonEmpty && len(oldHeads) == 0 && len(h.doc.Heads()) == 0}); err != nil && !isEmptyCommit(err) {
+	// Commit before anything reads heads: reading them closes the open
+	// transaction without a message or time.
+	if _, err := h.doc.Commit(msg, automerge.CommitOptions{Time: &now}); err != nil && !isEmptyCommit(err) {
 		s.discardLocked(h)
 		return Meta{}, fmt.Errorf("crdt: commit: %w", err)
 	}
 	newHeads := h.doc.Heads()
+	if create != nil && create.nonEmpty && len(newHeads) == 0 {
+		if _, err := h.doc.Commit(msg, automerge.CommitOptions{Time: &now, AllowEmpty: true}); err != nil {
+			s.discardLocked(h)
+			return Meta{}, fmt.Errorf("crdt: commit: %w", err)
+		}
+		newHeads = h.doc.Heads()
+	}
 	if create == nil && sameHeads(oldHeads, newHeads) {
 		return h.publicMeta(), nil // nothing new: no write, no seq
 	}

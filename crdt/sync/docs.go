@@ -1,0 +1,243 @@
+package sync
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/automerge/automerge-go"
+	"github.com/outposthq/outpost/crdt/wire"
+)
+
+// docState is what the engine knows of one document: its metadata, a
+// loaded working copy while it is in use, and one session per peer it is
+// syncing with.
+//
+// The working copy is the engine's own: received changes are applied to
+// it and handed to the caller in Ready.Changes; the caller's store applies
+// them to its copy. A copy with changes not yet handed out (unsaved) is
+// never evicted.
+type docState struct {
+	id    string
+	known bool // stored here, or created by the engine and about to be
+	meta  Meta
+	doc   *automerge.Doc
+	// saved caches doc.Save() for savedHeads: the whole-document form sent
+	// to peers that have nothing.
+	saved      []byte
+	savedHeads []automerge.ChangeHash
+	unsaved    bool // doc has changes not yet in a Ready
+	create     bool // the next Ready creates the document
+	lastUse    uint64
+	sessions   map[string]*session
+	ask        *askState
+	// proposed is the collection and type an Outpost peer announced for a
+	// document new to us.
+	proposed *wire.DocInfo
+}
+
+// docFor returns the state of document id, reading its metadata from
+// storage when the engine does not track it yet. It returns nil, nil for a
+// document neither stored nor in flight.
+func (e *Engine) docFor(id string) (*docState, error) {
+	if d, ok := e.docs[id]; ok {
+		return d, nil
+	}
+	m, err := e.cfg.Storage.Meta(id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sync: reading metadata of %s: %w", id, err)
+	}
+	return e.track(m), nil
+}
+
+// track returns the state of a stored document, creating it from m.
+func (e *Engine) track(m Meta) *docState {
+	if d, ok := e.docs[m.ID]; ok {
+		return d
+	}
+	d := &docState{id: m.ID, known: true, meta: m, sessions: map[string]*session{}}
+	e.docs[m.ID] = d
+	return d
+}
+
+// pending returns the state of a document this side does not have yet.
+func (e *Engine) pending(id string) *docState {
+	d := &docState{id: id, sessions: map[string]*session{}}
+	e.docs[id] = d
+	return d
+}
+
+// load makes sure d has a working copy.
+func (e *Engine) load(d *docState) (*automerge.Doc, error) {
+	e.useClock++
+	d.lastUse = e.useClock
+	if d.doc != nil {
+		return d.doc, nil
+	}
+	if !d.known {
+		d.doc = automerge.New()
+		return d.doc, nil
+	}
+	saved, m, err := e.cfg.Storage.Load(d.id)
+	if err != nil {
+		return nil, fmt.Errorf("sync: loading %s: %w", d.id, err)
+	}
+	doc, err := automerge.Load(saved)
+	if err != nil {
+		return nil, fmt.Errorf("sync: loading %s: %w", d.id, err)
+	}
+	d.doc = doc
+	d.meta = m
+	d.saved, d.savedHeads = saved, doc.Heads()
+	return doc, nil
+}
+
+// savedDoc returns the whole document in Save form, cached per heads.
+func (e *Engine) savedDoc(d *docState) []byte {
+	heads := d.doc.Heads()
+	if d.saved == nil || !slices.Equal(heads, d.savedHeads) {
+		d.saved, d.savedHeads = d.doc.Save(), heads
+	}
+	return d.saved
+}
+
+// grew records that d's working copy gained changes.
+func (e *Engine) grew(d *docState) {
+	if !d.unsaved {
+		d.unsaved = true
+		e.changed = append(e.changed, d)
+	}
+}
+
+// takeChange hands d's new changes to the caller.
+func (d *docState) takeChange() DocChange {
+	c := DocChange{ID: d.id, Collection: d.meta.Collection, Type: d.meta.Type}
+	if d.create {
+		c.Create = true
+		c.Data = d.doc.Save()
+		d.saved, d.savedHeads = c.Data, d.doc.Heads()
+		d.create = false
+	} else {
+		c.Data = d.doc.SaveIncremental()
+	}
+	c.Heads = d.doc.Heads()
+	d.meta.Heads = c.Heads
+	d.unsaved = false
+	return c
+}
+
+// evict unloads the least recently used working copies beyond
+// Config.DocCache (down to three quarters of it, so that eviction is not
+// paid on every round) and forgets documents nobody is syncing.
+func (e *Engine) evict() {
+	var loaded []*docState
+	for id, d := range e.docs {
+		if d.doc == nil && len(d.sessions) == 0 && d.ask == nil && !d.unsaved && !d.create {
+			delete(e.docs, id)
+			continue
+		}
+		if d.doc != nil {
+			loaded = append(loaded, d)
+		}
+	}
+	if len(loaded) <= e.cfg.DocCache {
+		return
+	}
+	slices.SortFunc(loaded, func(a, b *docState) int { return int(a.lastUse - b.lastUse) })
+	drop := len(loaded) - e.cfg.DocCache*3/4
+	for _, d := range loaded {
+		if drop == 0 {
+			break
+		}
+		if d.unsaved || d.create || !d.known {
+			continue
+		}
+		d.doc, d.saved, d.savedHeads = nil, nil, nil
+		for _, s := range d.sessions {
+			s.ss.Doc = nil
+		}
+		drop--
+	}
+}
+
+// maybeDropPending forgets a document we do not have once nobody is
+// offering or asking for it.
+func (e *Engine) maybeDropPending(d *docState) {
+	if !d.known && len(d.sessions) == 0 && d.ask == nil {
+		delete(e.docs, d.id)
+	}
+}
+
+// rootString reads a string (or Text) field of the document root.
+func rootString(doc *automerge.Doc, key string) string {
+	v, err := doc.RootMap().Get(key)
+	if err != nil || v == nil {
+		return ""
+	}
+	switch v.Kind() {
+	case automerge.KindStr:
+		return v.Str()
+	case automerge.KindText:
+		s, err := v.Text().Get()
+		if err != nil {
+			return ""
+		}
+		return s
+	}
+	return ""
+}
+
+// DocChanged tells the engine that a document changed in the store: a
+// local edit, or the engine's own write coming back. The caller forwards
+// every store notification, after the write is durable.
+func (e *Engine) DocChanged(m Meta) {
+	d := e.docs[m.ID]
+	if d != nil {
+		if d.doc != nil && !slices.Equal(d.doc.Heads(), m.Heads) {
+			if d.unsaved || d.create {
+				// Our copy has changes the store has not seen yet; merge
+				// the store's instead of dropping ours.
+				if saved, _, err := e.cfg.Storage.Load(m.ID); err == nil {
+					if other, err := automerge.Load(saved); err == nil {
+						if _, err := d.doc.Merge(other); err == nil {
+							e.grew(d)
+						}
+					}
+				}
+			} else {
+				d.doc, d.saved, d.savedHeads = nil, nil, nil
+				for _, s := range d.sessions {
+					s.ss.Doc = nil
+				}
+			}
+		}
+		if !d.known {
+			// Created here while a peer was offering it: ours now.
+			d.known = true
+		}
+		d.meta = m
+		for _, pid := range sortedKeys(d.sessions) {
+			e.markDirty(d.sessions[pid])
+		}
+	}
+	for _, pid := range sortedKeys(e.peers) {
+		p := e.peers[pid]
+		if !e.shares(p, m.Collection) {
+			continue
+		}
+		if d == nil {
+			d = e.track(m)
+		}
+		s, err := e.session(d, p)
+		if err != nil {
+			continue // the store failed to load it; the next change retries
+		}
+		e.markDirty(s)
+		if !p.scanning(m.Collection) && m.Seq > p.cursorDue[m.Collection] {
+			p.cursorDue[m.Collection] = m.Seq
+		}
+	}
+}

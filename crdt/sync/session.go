@@ -1,0 +1,283 @@
+package sync
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/automerge/automerge-go"
+	"github.com/outposthq/outpost/crdt/wire"
+)
+
+// session is the sync of one document with one peer: Automerge's sync
+// state plus what Automerge's 2023 core does not track for us.
+type session struct {
+	d  *docState
+	p  *peer
+	ss *automerge.SyncState
+	// persisted is the state last persisted (or loaded); a state is
+	// persisted again only when it differs.
+	persisted []byte
+	// fresh: no persisted state was found, this is a first sync.
+	fresh bool
+	// heard: the peer has sent at least one message about the document.
+	heard bool
+	// theirV2: the peer's sync messages advertise v2 messages, so its core
+	// applies a chunk holding a whole document.
+	theirV2 bool
+	// theirEmpty: the peer's last message had no heads: it has nothing.
+	theirEmpty bool
+	// missing: the peer's last heads include changes we do not have.
+	missing bool
+	// awaiting: we sent a message the peer has not answered (status only).
+	awaiting bool
+	dirty    bool
+	touched  bool
+}
+
+// session returns (creating and loading its persisted state if needed) the
+// session of document d with peer p.
+func (e *Engine) session(d *docState, p *peer) (*session, error) {
+	if s := d.sessions[p.id]; s != nil {
+		return s, nil
+	}
+	doc, err := e.load(d)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{d: d, p: p}
+	if p.storageID != "" && d.known {
+		raw, err := e.cfg.Storage.SyncState(p.storageID, d.id)
+		switch {
+		case err == nil:
+			if ss, err := automerge.LoadSyncState(doc, raw); err == nil {
+				s.ss, s.persisted = ss, raw
+			}
+		case !errors.Is(err, ErrNotFound):
+			return nil, fmt.Errorf("sync: loading sync state of %s for %s: %w", d.id, p.storageID, err)
+		}
+	}
+	if s.ss == nil {
+		s.ss = automerge.NewSyncState(doc)
+		s.fresh = true
+	}
+	d.sessions[p.id] = s
+	p.sessions[d.id] = s
+	return s, nil
+}
+
+func (e *Engine) dropSession(s *session) {
+	delete(s.d.sessions, s.p.id)
+	delete(s.p.sessions, s.d.id)
+	s.p = &peer{gone: true} // a queued dirty entry must not send
+}
+
+func (e *Engine) markDirty(s *session) {
+	if !s.dirty {
+		s.dirty = true
+		e.dirty = append(e.dirty, s)
+	}
+}
+
+func (e *Engine) touch(s *session) {
+	if !s.touched {
+		s.touched = true
+		e.touched = append(e.touched, s)
+	}
+}
+
+// flushDirty generates the due sync messages, in the order they became due.
+func (e *Engine) flushDirty() {
+	for len(e.dirty) > 0 {
+		batch := e.dirty
+		e.dirty = nil
+		for _, s := range batch {
+			s.dirty = false
+			if s.p.gone {
+				continue
+			}
+			if err := e.generate(s); err != nil {
+				e.violation(s.p, err)
+			}
+		}
+	}
+}
+
+// generate asks Automerge for the session's next sync message and sends
+// it, in compact form where the peer can take it.
+func (e *Engine) generate(s *session) error {
+	d, p := s.d, s.p
+	if d.known && !p.allowed(d.meta.Collection) {
+		return nil // never send a document of a collection not granted
+	}
+	doc, err := e.load(d)
+	if err != nil {
+		return err
+	}
+	s.ss.Doc = doc
+	msg, ok := s.ss.GenerateMessage()
+	if !ok {
+		return nil
+	}
+	data := e.compact(d, s, msg.Bytes())
+	typ := wire.TypeSync
+	if !d.known && !s.heard {
+		typ = wire.TypeRequest
+	}
+	m := &wire.Message{Type: typ, DocumentID: d.id, Data: data}
+	if p.outpost != nil && d.known {
+		m.Doc = &wire.DocInfo{Collection: d.meta.Collection, Type: d.meta.Type}
+	}
+	e.send(p, m)
+	s.awaiting = true
+	return nil
+}
+
+// compactMin is the size of changes below which a whole document is not
+// even considered instead: saving costs more than it can win.
+const compactMin = 1024
+
+// compact rewrites a sync message from automerge-go's core: it advertises
+// that we take v2 messages, and to a peer whose core applies whole
+// documents it sends the document's compressed saved form instead of its
+// changes, when the peer has nothing or the changes are larger. This is
+// what current JavaScript Automerge does on a first sync and what the 2023
+// core lacks (it sends every change, 4-5x the bytes).
+func (e *Engine) compact(d *docState, s *session, data []byte) []byte {
+	pm, err := wire.ParseSyncMessage(data)
+	if err != nil {
+		return data // our own core's output; send it as it is
+	}
+	pm.Capabilities = capsBoth
+	if s.theirV2 && len(pm.Changes) > 0 {
+		n := pm.ChangeBytes()
+		if s.theirEmpty || n >= compactMin {
+			if saved := e.savedDoc(d); s.theirEmpty || len(saved) < n {
+				pm.Version = wire.SyncV2
+				pm.Changes = [][]byte{saved}
+			}
+		}
+	}
+	return pm.Encode()
+}
+
+// receive applies a peer's sync message to the working copy and the
+// session's sync state.
+func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
+	d := s.d
+	doc, err := e.load(d)
+	if err != nil {
+		return err
+	}
+	s.ss.Doc = doc
+	s.heard, s.awaiting = true, false
+	if pm.Capabilities != nil {
+		s.theirV2 = pm.Supports(wire.CapMessageV2)
+	}
+	s.theirEmpty = len(pm.Heads) == 0
+	before := doc.Heads()
+	data := raw
+	if len(pm.Changes) > 0 && needsPreApply(pm) {
+		// automerge-go's core parses each chunk as one change; whole
+		// documents and v2 chunks are applied here, and the core is given
+		// the message with stand-ins: the head changes, now present, so
+		// that its state advances exactly as if it had applied them.
+		if err := doc.LoadIncremental(bytes.Join(pm.Changes, nil)); err != nil {
+			e.discardCopy(d)
+			return fmt.Errorf("corrupt changes for %s: %w", d.id, err)
+		}
+		var stand [][]byte
+		for _, h := range pm.Heads {
+			if c, err := doc.Change(automerge.ChangeHash(h)); err == nil {
+				stand = append(stand, c.Save())
+			}
+		}
+		data = (&wire.SyncMessage{Version: wire.SyncV1, Heads: pm.Heads, Need: pm.Need, Have: pm.Have, Changes: stand}).Encode()
+	}
+	if _, err := s.ss.ReceiveMessage(data); err != nil {
+		e.discardCopy(d)
+		return fmt.Errorf("sync message for %s: %w", d.id, err)
+	}
+	s.missing = false
+	for _, h := range pm.Heads {
+		if _, err := doc.Change(automerge.ChangeHash(h)); err != nil {
+			s.missing = true
+			break
+		}
+	}
+	e.touch(s)
+	e.markDirty(s)
+	if !headsEqual(before, doc.Heads()) {
+		return e.docGrew(d, s)
+	}
+	return nil
+}
+
+// needsPreApply reports whether automerge-go's core cannot apply the
+// message's changes itself.
+func needsPreApply(pm *wire.SyncMessage) bool {
+	if pm.Version != wire.SyncV1 {
+		return true
+	}
+	for _, c := range pm.Changes {
+		if t, ok := wire.ChunkType(c); !ok || t != wire.ChunkChange {
+			return true
+		}
+	}
+	return false
+}
+
+// discardCopy drops a working copy that a failed apply may have half
+// changed, unless it holds changes not yet handed out.
+func (e *Engine) discardCopy(d *docState) {
+	if d.unsaved || d.create || !d.known {
+		return
+	}
+	d.doc, d.saved, d.savedHeads = nil, nil, nil
+	for _, s := range d.sessions {
+		s.ss.Doc = nil
+	}
+}
+
+// prime feeds a session the message an empty peer would send, so that
+// the first message it generates carries the whole document. Used when an
+// Outpost peer reported that it holds nothing of the collection.
+func (e *Engine) prime(s *session) error {
+	doc, err := e.load(s.d)
+	if err != nil {
+		return err
+	}
+	s.ss.Doc = doc
+	empty := (&wire.SyncMessage{Version: wire.SyncV1, Have: []wire.Have{{}}}).Encode()
+	if _, err := s.ss.ReceiveMessage(empty); err != nil {
+		return fmt.Errorf("sync: priming %s: %w", s.d.id, err)
+	}
+	s.theirV2, s.theirEmpty = true, true
+	return nil
+}
+
+// stateUpdate returns the session's sync state if it must be persisted.
+func (s *session) stateUpdate() (SyncStateUpdate, bool) {
+	s.touched = false
+	if s.p.storageID == "" || !s.d.known || s.p.gone {
+		return SyncStateUpdate{}, false
+	}
+	b := s.ss.Save()
+	if bytes.Equal(b, s.persisted) {
+		return SyncStateUpdate{}, false
+	}
+	s.persisted = b
+	return SyncStateUpdate{Peer: s.p.storageID, ID: s.d.id, State: b}, true
+}
+
+func headsEqual(a, b []automerge.ChangeHash) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,188 @@
+package node
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/automerge/automerge-go"
+	"github.com/labstack/echo/v4"
+	"github.com/outposthq/outpost/crdt"
+)
+
+func (n *Node) docRoutes(g *echo.Group) {
+	g.POST("/docs", n.createDoc)
+	g.GET("/docs", n.listDocs)
+	g.GET("/docs/:id", n.getDoc)
+	g.PATCH("/docs/:id", n.patchDoc)
+	g.GET("/docs/:id/history", n.docHistory)
+}
+
+// docJSON is a document as the API shows it.
+type docJSON struct {
+	ID         string         `json:"id"`
+	URL        string         `json:"url"`
+	Type       string         `json:"type"`
+	Collection string         `json:"collection"`
+	Heads      []string       `json:"heads"`
+	Content    map[string]any `json:"content,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+}
+
+func docView(m crdt.Meta, content map[string]any) docJSON {
+	heads := make([]string, len(m.Heads))
+	for i, h := range m.Heads {
+		heads[i] = h.String()
+	}
+	return docJSON{
+		ID: m.ID.String(), URL: m.ID.URL(), Type: m.Type, Collection: m.Collection,
+		Heads: heads, Content: content, CreatedAt: m.Created, UpdatedAt: m.Updated,
+	}
+}
+
+// readBody reads a request body of at most limit bytes; past it, 413.
+func readBody(c echo.Context, limit int64) ([]byte, error) {
+	r := c.Request()
+	if r.ContentLength > limit {
+		return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+	}
+	if err != nil {
+		return nil, badRequest("reading request body: %v", err)
+	}
+	return b, nil
+}
+
+func parseID(c echo.Context) (crdt.DocID, error) {
+	id, err := crdt.ParseDocID(c.Param("id"))
+	if err != nil {
+		return id, badRequest("invalid document id %q", c.Param("id"))
+	}
+	return id, nil
+}
+
+func (n *Node) createDoc(c echo.Context) error {
+	body, err := readBody(c, n.cfg.MaxDocBytes)
+	if err != nil {
+		return err
+	}
+	obj, err := crdt.DecodeJSON(body)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	typ, _ := obj["type"].(string)
+	coll, _ := obj["collection"].(string)
+	if typ == "" || coll == "" {
+		return badRequest(`"type" and "collection" are required strings`)
+	}
+	content := map[string]any{}
+	if raw, ok := obj["content"]; ok && raw != nil {
+		if content, ok = raw.(map[string]any); !ok {
+			return badRequest(`"content" must be a JSON object`)
+		}
+	}
+	m, err := n.store.Create(c.Request().Context(), typ, coll, func(d *automerge.Doc) error {
+		return crdt.SetContent(d, content)
+	})
+	if err != nil {
+		return err
+	}
+	return n.respondDoc(c, http.StatusCreated, m.ID)
+}
+
+// respondDoc answers with the document's current metadata and content.
+func (n *Node) respondDoc(c echo.Context, status int, id crdt.DocID) error {
+	var out docJSON
+	err := n.store.View(c.Request().Context(), id, func(d *automerge.Doc, m crdt.Meta) error {
+		content, err := crdt.Content(d)
+		out = docView(m, content)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if out.Content == nil {
+		out.Content = map[string]any{}
+	}
+	return c.JSON(status, out)
+}
+
+func (n *Node) getDoc(c echo.Context) error {
+	id, err := parseID(c)
+	if err != nil {
+		return err
+	}
+	return n.respondDoc(c, http.StatusOK, id)
+}
+
+func (n *Node) patchDoc(c echo.Context) error {
+	id, err := parseID(c)
+	if err != nil {
+		return err
+	}
+	if ct := c.Request().Header.Get(echo.HeaderContentType); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/merge-patch+json" && mt != "application/json") {
+			return &apiError{http.StatusUnsupportedMediaType, "PATCH takes application/merge-patch+json (RFC 7386)"}
+		}
+	}
+	body, err := readBody(c, n.cfg.MaxDocBytes)
+	if err != nil {
+		return err
+	}
+	patch, err := crdt.DecodeJSON(body)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	msg := c.Request().Header.Get("X-Change-Message")
+	if _, err := n.store.Update(c.Request().Context(), id, msg, func(d *automerge.Doc) error {
+		return crdt.ApplyMergePatch(d, patch)
+	}); err != nil {
+		return err
+	}
+	return n.respondDoc(c, http.StatusOK, id)
+}
+
+func (n *Node) listDocs(c echo.Context) error {
+	q := crdt.Query{
+		Type:       c.QueryParam("type"),
+		Collection: c.QueryParam("collection"),
+		Cursor:     c.QueryParam("cursor"),
+	}
+	if s := c.QueryParam("limit"); s != "" {
+		l, err := strconv.Atoi(s)
+		if err != nil || l < 1 || l > 1000 {
+			return badRequest("limit must be an integer from 1 to 1000")
+		}
+		q.Limit = l
+	}
+	metas, next, err := n.store.List(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	docs := make([]docJSON, len(metas))
+	for i, m := range metas {
+		docs[i] = docView(m, nil)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"docs": docs, "next": next})
+}
+
+func (n *Node) docHistory(c echo.Context) error {
+	id, err := parseID(c)
+	if err != nil {
+		return err
+	}
+	changes, err := n.store.History(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"changes": changes})
+}

@@ -1,0 +1,159 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/outposthq/outpost/crdt"
+	"github.com/outposthq/outpost/crdt/verify"
+	"github.com/outposthq/outpost/web"
+)
+
+// Config describes a node.
+type Config struct {
+	// DataDir holds the store (DataDir/store) and everything else the node keeps.
+	DataDir string
+	// Listen is the HTTP address, e.g. 127.0.0.1:7420 (port 0 picks one).
+	Listen string
+	// Name identifies the node to people and peers; it is recorded as the
+	// producer of results.
+	Name string
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// MaxDocBytes bounds a document request body (default 8 MiB).
+	MaxDocBytes int64
+	// Store tunes the document store (compaction thresholds, cache); its
+	// Logger and Verify are set by the node.
+	Store crdt.Options
+}
+
+// Node is a running node.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *crdt.Store
+	verifier *verify.Verifier
+	echo     *echo.Echo
+	ln       net.Listener
+	started  time.Time
+}
+
+// New opens the node's store and binds its listener.
+func New(cfg Config) (*Node, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("node: no data directory")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "outpost"
+	}
+	if cfg.MaxDocBytes <= 0 {
+		cfg.MaxDocBytes = 8 << 20
+	}
+	v, err := verify.New(verify.Options{})
+	if err != nil {
+		return nil, err
+	}
+	sopts := cfg.Store
+	sopts.Logger = cfg.Logger.With("component", "store")
+	sopts.Verify = v.Chunks
+	store, err := crdt.Open(filepath.Join(cfg.DataDir, "store"), sopts)
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		store.Close()
+		v.Close()
+		return nil, fmt.Errorf("node: listen on %s: %w", cfg.Listen, err)
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, store: store, verifier: v, ln: ln, started: time.Now()}
+	n.echo = n.routes()
+	return n, nil
+}
+
+// Addr is the address the node listens on.
+func (n *Node) Addr() net.Addr { return n.ln.Addr() }
+
+// URL is the node's base URL.
+func (n *Node) URL() string { return "http://" + n.ln.Addr().String() }
+
+// Store is the node's document store.
+func (n *Node) Store() *crdt.Store { return n.store }
+
+// Handler is the node's HTTP handler (API and dashboard).
+func (n *Node) Handler() http.Handler { return n.echo }
+
+// Run serves until ctx is cancelled, then shuts down gracefully.
+func (n *Node) Run(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           n.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(n.ln) }()
+	n.log.Info("node listening", "url", n.URL(), "name", n.cfg.Name, "data", n.cfg.DataDir)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	n.log.Info("node shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		n.log.Warn("shutdown", "err", err)
+	}
+	if err := n.Close(); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// Close releases the store and the listener.
+func (n *Node) Close() error {
+	n.ln.Close()
+	err := n.store.Close()
+	n.verifier.Close()
+	if errors.Is(err, crdt.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+func (n *Node) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = n.httpError
+	e.GET("/healthz", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]any{"status": "ok", "name": n.cfg.Name})
+	})
+	api := e.Group("/api/v1")
+	n.docRoutes(api)
+	api.GET("/node", n.getNodeInfo)
+	web.Mount(e)
+	return e
+}
+
+func (n *Node) getNodeInfo(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]any{
+		"name":       n.cfg.Name,
+		"started_at": n.started.UTC(),
+		"data_dir":   n.cfg.DataDir,
+	})
+}
