@@ -342,3 +342,10 @@ func TestToMono(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeFileMissing(t *testing.T) {
+	_, _, err := DecodeFile(filepath.Join(t.TempDir(), "absent.wav"))
+	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "audio: ") {
+		t.Errorf("error = %v, want a wrapped os.ErrNotExist", err)
+	}
+}

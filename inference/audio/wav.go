@@ -79,7 +79,7 @@ func openWAV(br *bufio.Reader, limit time.Duration) (source, Info, error) {
 		offset += 8
 		switch id {
 		case "ds64":
-			body, err := readChunk(br, id, offset, size, 28)
+			body, err := readChunk(br, id, offset, size+size&1, 28)
 			if err != nil {
 				return nil, Info{}, err
 			}
@@ -87,7 +87,8 @@ func openWAV(br *bufio.Reader, limit time.Duration) (source, Info, error) {
 				ds64Data = int64(binary.LittleEndian.Uint64(body[8:16]))
 			}
 		case "fmt ":
-			body, err := readChunk(br, id, offset, size, 40)
+			body, err := readChunk(br, id, offset, size+size&1, 40)
+			body = body[:min(int64(len(body)), size)]
 			if err != nil {
 				return nil, Info{}, err
 			}
