@@ -22,6 +22,8 @@
 //  3. Budget memory: Decode holds its whole output, 64 KiB per second of
 //     audio, at most MaxDuration (about 0.9 GB). Servers that accept uploads
 //     should use DecodeLimit with a smaller limit.
-//  4. Expect samples in [-1, 1] (out-of-range float input is clipped, NaN
+//  4. Nothing else: the functions keep no state and are safe for concurrent
+//     use.
+//  5. Expect samples in [-1, 1] (out-of-range float input is clipped, NaN
 //     becomes 0) and Info describing the source stream, not the output.
 package audio
