@@ -447,3 +447,15 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
 	os.Exit(1)
 }
+
+// Forget drops the in-memory copy of a document, so that the next access
+// reads it from disk. The store does this by itself under memory pressure
+// (CacheDocs); benchmarks use it to measure cold loads.
+func (s *Store) Forget(id DocID) {
+	h, err := s.acquire(context.Background(), id)
+	if err != nil {
+		return
+	}
+	s.discardLocked(h)
+	s.release(h)
+}
