@@ -121,18 +121,19 @@ func (b *DecoderBlock) Forward(ctx ml.Context, x ml.Tensor, l int, kv *kvCache, 
 	return x.Add(ctx, b.MLP.Forward(ctx, h))
 }
 
-// decode appends tokens (nSeq rows of the same length n) to the sequences in
-// kv and returns the logits of the rows listed in outputs (index s·n+i is
+// decode appends tokens (rows of the same length n, for the first len(tokens)
+// sequences) to the sequences in kv and returns the logits of the rows listed in outputs (index s·n+i is
 // position i of sequence s), as len(outputs) consecutive n_vocab vectors.
 func (m *Model) decode(ctx context.Context, gate Gate, af *audioFeatures, kv *kvCache, tokens [][]int, outputs []int) ([]float32, error) {
-	if len(tokens) != kv.nSeq {
-		return nil, fmt.Errorf("whisper: %d sequences for a cache of %d", len(tokens), kv.nSeq)
+	nSeq := len(tokens)
+	if nSeq == 0 || nSeq > kv.nSeq {
+		return nil, fmt.Errorf("whisper: %d sequences for a cache of %d", nSeq, kv.nSeq)
 	}
 	n := len(tokens[0])
 	if n == 0 || kv.n+n > kv.nCtx {
 		return nil, fmt.Errorf("whisper: %d tokens after %d exceed the text context of %d", n, kv.n, kv.nCtx)
 	}
-	flat := make([]int32, 0, n*kv.nSeq)
+	flat := make([]int32, 0, n*nSeq)
 	for _, row := range tokens {
 		if len(row) != n {
 			return nil, fmt.Errorf("whisper: sequences of unequal length %d and %d", len(row), n)
@@ -150,7 +151,7 @@ func (m *Model) decode(ctx context.Context, gate Gate, af *audioFeatures, kv *kv
 	}
 	sel := make([]int32, len(outputs))
 	for i, o := range outputs {
-		if o < 0 || o >= n*kv.nSeq {
+		if o < 0 || o >= n*nSeq {
 			return nil, fmt.Errorf("whisper: output row %d out of range", o)
 		}
 		sel[i] = int32(o)
@@ -160,7 +161,7 @@ func (m *Model) decode(ctx context.Context, gate Gate, af *audioFeatures, kv *kv
 	defer g.Close()
 	d := m.Decoder
 	nState := m.Hparams.NTextState
-	x := d.TokEmb.Rows(g, g.Input().FromInts(flat, len(flat))).Reshape(g, nState, n, kv.nSeq)
+	x := d.TokEmb.Rows(g, g.Input().FromInts(flat, len(flat))).Reshape(g, nState, n, nSeq)
 	x = x.Add(g, d.PosEmb.Rows(g, g.Input().FromInts(pos, n)))
 	var mask ml.Tensor
 	if n > 1 {
@@ -169,7 +170,7 @@ func (m *Model) decode(ctx context.Context, gate Gate, af *audioFeatures, kv *kv
 	for l := range d.Blocks {
 		x = d.Blocks[l].Forward(g, x, l, kv, af, mask)
 	}
-	x = d.LN.Forward(g, x, layerNormEps).Reshape(g, nState, n*kv.nSeq)
+	x = d.LN.Forward(g, x, layerNormEps).Reshape(g, nState, n*nSeq)
 	x = x.Rows(g, g.Input().FromInts(sel, len(sel)))
 	logits := d.TokEmb.Mulmat(g, x)
 	var out []float32
@@ -178,4 +179,46 @@ func (m *Model) decode(ctx context.Context, gate Gate, af *audioFeatures, kv *kv
 	}
 	kv.n += n
 	return out, nil
+}
+
+// reorder makes sequence i of the cache a copy of sequence src[i] (beam
+// search keeps the best continuations; a prompt decoded once is copied to
+// every sequence of the group). Only the filled positions are copied.
+func (m *Model) reorder(ctx context.Context, gate Gate, kv *kvCache, src []int) error {
+	identity := len(src) == kv.nSeq
+	idx := make([]int32, len(src))
+	for i, s := range src {
+		if s < 0 || s >= kv.nSeq {
+			return fmt.Errorf("whisper: reorder source %d out of range", s)
+		}
+		idx[i] = int32(s)
+		identity = identity && s == i
+	}
+	if identity || kv.n == 0 {
+		return nil
+	}
+	g := m.backend.NewContext()
+	defer g.Close()
+	nState, es, nCtx, n := m.Hparams.NTextState, kv.elemSize, kv.nCtx, kv.n
+	rows := g.Input().FromInts(idx, len(idx))
+	// ggml_get_rows on a 3-D source takes one index per (row, slice): the
+	// same sources repeated for each of the state slices.
+	idx3 := make([]int32, 0, len(idx)*nState)
+	for range nState {
+		idx3 = append(idx3, idx...)
+	}
+	rows3 := g.Input().FromInts(idx3, len(idx), nState)
+	var outs []ml.Tensor
+	for l := range kv.k {
+		// Each sequence's keys are one row of n·state values (rows strided
+		// by the capacity); its transposed values are a [n, seq, state]
+		// view.
+		k := kv.k[l].View(g, 0, nState*n, nState*nCtx*es, kv.nSeq)
+		kDst := kv.k[l].View(g, 0, nState*n, nState*nCtx*es, len(src))
+		outs = append(outs, k.Rows(g, rows).Copy(g, kDst))
+		v := kv.vt[l].View(g, 0, n, nCtx*es, nState, nCtx*nState*es, kv.nSeq).Permute(g, 0, 2, 1, 3)
+		vDst := kv.vt[l].View(g, 0, n, nCtx*es, nState, nCtx*nState*es, len(src)).Permute(g, 0, 2, 1, 3)
+		outs = append(outs, v.Rows(g, rows3).Copy(g, vDst))
+	}
+	return m.compute(ctx, gate, g, outs, func() {})
 }

@@ -232,3 +232,31 @@ func (h Hparams) tensorSpecs() []tensorSpec {
 	norm("decoder.ln", t)
 	return s
 }
+
+// TensorSpec is one tensor a model file with given dimensions contains.
+type TensorSpec struct {
+	Name  string
+	Shape []int64 // ggml ne order
+	// Type is what whisper.cpp's converter and quantizer write for the
+	// file's ftype; ReadFile also accepts the other types ggml can use in
+	// that place.
+	Type GGMLType
+}
+
+// TensorSpecs lists the tensors of a model with these dimensions, in
+// whisper.cpp's file order.
+func (h Hparams) TensorSpecs() []TensorSpec {
+	ft := h.FileType()
+	var out []TensorSpec
+	for _, s := range h.tensorSpecs() {
+		t := TypeF32
+		switch {
+		case s.role == roleConv && ft != FileTypeF32:
+			t = TypeF16
+		case s.role == roleMatrix:
+			t = ft.WeightType()
+		}
+		out = append(out, TensorSpec{Name: s.name, Shape: s.shape, Type: t})
+	}
+	return out
+}

@@ -58,19 +58,23 @@ func (m MLP) Forward(ctx ml.Context, x ml.Tensor) ml.Tensor {
 //
 //	q:  [headDim, nHead, nQuery, nSeq]
 //	k:  [headDim, nHead, nKey, nSeq or 1]
-//	vt: [nKey, headDim, nHead, nSeq or 1] (values transposed, as the
-//	    non-flash ggml path multiplies them)
+//	vt: [nKey, headDim, nHead, nSeq or 1] (values transposed, so that the
+//	    second product reads contiguous rows)
 //	mask: nil or [nKey, nQuery] f32 of 0 and -Inf
 //
 // It returns [headDim·nHead, nQuery, nSeq].
 func attend(ctx ml.Context, q, k, vt, mask ml.Tensor) ml.Tensor {
 	headDim, nHead, nQuery, nSeq := q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(3)
-	scale := 1 / math.Sqrt(float64(headDim))
-	// The fused path: kq = k·q (f32 accumulation), softmax(scale·kq+mask),
-	// vt·kq, permuted back to [headDim, nHead, nQuery, nSeq].
-	sdpa := q.(ml.ScaledDotProductAttention)
-	out := sdpa.ScaledDotProductAttention(ctx, k, vt, mask, nil, nil, scale, true)
-	return out.Reshape(ctx, headDim*nHead, nQuery, nSeq)
+	// Scaling q (nQuery·state values) is cheaper than scaling q·kᵀ, and a
+	// contiguous q lets ggml use its tiled sgemm for long sequences.
+	q = q.Scale(ctx, 1/math.Sqrt(float64(headDim))).Permute(ctx, 0, 2, 1, 3).Contiguous(ctx)
+	kq := k.Permute(ctx, 0, 2, 1, 3).MulmatFullPrec(ctx, q) // [nKey, nQuery, nHead, nSeq]
+	if mask != nil {
+		kq = kq.Add(ctx, mask)
+	}
+	kq = kq.Softmax(ctx)
+	out := vt.Mulmat(ctx, kq) // [headDim, nQuery, nHead, nSeq]
+	return out.Permute(ctx, 0, 2, 1, 3).Contiguous(ctx, headDim*nHead, nQuery, nSeq)
 }
 
 // causalMask returns the [nKey, nQuery] mask for queries at positions

@@ -150,7 +150,7 @@ func TestOracleMel(t *testing.T) {
 
 func loadOracleModel(t testing.TB, dir string) *Model {
 	t.Helper()
-	m, err := Load(t.Context(), filepath.Join(dir, "model-tiny-random.bin"), LoadOptions{TempDir: t.TempDir()})
+	m, err := Load(t.Context(), filepath.Join(dir, "model-tiny-random.bin"), LoadOptions{TempDir: t.TempDir(), Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
