@@ -171,7 +171,7 @@ func (m *Model) Transcribe(ctx context.Context, samples []float32, opts Options)
 	suppress := tok.suppressTokens()
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x77686973706572))
 
-	const inputStride = nFrames / nAudioCtx                               // mel frames per audio position (2)
+	const inputStride = nFrames / nAudioCtx                           // mel frames per audio position (2)
 	const timePrecision = float64(inputStride*hopLength) / SampleRate // 0.02 s
 	windowsTotal := max(1, (contentFrames+nFrames-1)/nFrames)
 	windows := 0
