@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -347,5 +349,33 @@ func TestDecodeFileMissing(t *testing.T) {
 	_, _, err := DecodeFile(filepath.Join(t.TempDir(), "absent.wav"))
 	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "audio: ") {
 		t.Errorf("error = %v, want a wrapped os.ErrNotExist", err)
+	}
+}
+
+// TestShortReads decodes through readers that return one byte at a time
+// and data together with io.EOF; results must not change.
+func TestShortReads(t *testing.T) {
+	for _, file := range []string{"sine_44k_stereo.ogg", "chirp_16k_mono.mp3", "tone_48k_6ch_s24.flac", "tone_22k_stereo_f32.wav"} {
+		data := readFixture(t, file)
+		want, _, err := DecodeRaw(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, r := range map[string]io.Reader{
+			"one byte":   iotest.OneByteReader(bytes.NewReader(data)),
+			"data + EOF": iotest.DataErrReader(bytes.NewReader(data)),
+		} {
+			got, _, err := DecodeRaw(r)
+			if err != nil || len(got) != len(want) {
+				t.Errorf("%s via %s: %d samples, %v; want %d", file, name, len(got), err, len(want))
+				continue
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Errorf("%s via %s: sample %d differs", file, name, i)
+					break
+				}
+			}
+		}
 	}
 }
