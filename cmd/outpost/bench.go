@@ -20,6 +20,7 @@ type benchmark struct {
 func benchmarks() []benchmark {
 	return []benchmark{
 		{"store", "document store appends and loads against raw Pebble and in-memory automerge", runBenchStore},
+		{"whisper", "Whisper on random-weight tiny/base/small: real-time factor, encoder vs ggml matmul GFLOP/s, decoder tok/s", runBenchWhisper},
 	}
 }
 

@@ -33,6 +33,7 @@ type decodingResult struct {
 	noSpeechProb     float64
 	temperature      float64
 	compressionRatio float64
+	steps            int // decoder steps run
 }
 
 // decodingTask holds what openai/whisper's DecodingTask derives from the
@@ -136,7 +137,9 @@ func (t *decodingTask) run(ctx context.Context, af *audioFeatures) (*decodingRes
 		search = &sampler{temperature: t.opts.temperature, eot: sp.eot, rng: t.opts.rng}
 	}
 	nCtx := m.Hparams.NTextCtx
+	steps := 0
 	for i := 0; i < t.opts.sampleLen; i++ {
+		steps++
 		if i > 0 {
 			last := make([][]int, len(tokens))
 			for s, seq := range tokens {
@@ -187,6 +190,7 @@ func (t *decodingTask) run(ctx context.Context, af *audioFeatures) (*decodingRes
 		noSpeechProb:     noSpeech,
 		temperature:      t.opts.temperature,
 		compressionRatio: compressionRatio(text),
+		steps:            steps,
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"time"
 )
 
 // Options control a transcription. The zero value is openai/whisper's
@@ -86,6 +87,19 @@ type Result struct {
 	Language string    `json:"language"` // code, e.g. "en"
 	Duration float64   `json:"duration"` // seconds of audio
 	Segments []Segment `json:"segments"`
+	// Stats says where the time went.
+	Stats Stats `json:"-"`
+}
+
+// Stats are a transcription's work and timings.
+type Stats struct {
+	Windows  int           // 30 s windows encoded
+	Decodes  int           // window decodings, fallbacks included
+	Tokens   int           // tokens decoded (every sequence of a group)
+	Mel      time.Duration // log-mel spectrogram
+	Encode   time.Duration // encoder graphs (including cross-attention K/V)
+	Decode   time.Duration // decoder graphs, logit filters and search
+	Language time.Duration // language detection
 }
 
 func (o *Options) defaults(nTextCtx int) {
@@ -124,10 +138,13 @@ func (m *Model) Transcribe(ctx context.Context, samples []float32, opts Options)
 	opts.defaults(m.Hparams.NTextCtx)
 	tok := m.Tokenizer
 	sp := tok.sp
-	mel := LogMel(samples, nSamples, m.Filters, m.Hparams.NMels)
-	contentFrames := mel.NFrames - nFrames
 	duration := float64(len(samples)) / SampleRate
 	res := &Result{Task: "transcribe", Duration: duration, Segments: []Segment{}}
+	start := time.Now()
+	mel := LogMel(samples, nSamples, m.Filters, m.Hparams.NMels)
+	stats := &res.Stats
+	stats.Mel = time.Since(start)
+	contentFrames := mel.NFrames - nFrames
 	if opts.Translate {
 		if !m.Multilingual() {
 			return nil, errors.New("whisper: English-only models cannot translate")
@@ -145,11 +162,13 @@ func (m *Model) Transcribe(ctx context.Context, samples []float32, opts Options)
 			}
 			language = code
 		default:
+			t0 := time.Now()
 			code, _, err := m.detectLanguage(ctx, opts.Gate, mel.Window(0, nFrames))
 			if err != nil {
 				return nil, err
 			}
 			language = code
+			stats.Language = time.Since(t0)
 		}
 		if _, err := tok.languageToken(language); err != nil {
 			return nil, err
@@ -180,22 +199,27 @@ func (m *Model) Transcribe(ctx context.Context, samples []float32, opts Options)
 		timeOffset := float64(seek*hopLength) / SampleRate
 		segmentSize := min(nFrames, contentFrames-seek)
 		segmentDuration := float64(segmentSize*hopLength) / SampleRate
+		t0 := time.Now()
 		af, err := m.encode(ctx, opts.Gate, mel.Window(seek, segmentSize), nil)
 		if err != nil {
 			return nil, err
 		}
+		t1 := time.Now()
+		stats.Encode += t1.Sub(t0)
 		dopts := decodingOptions{
 			multilingual: m.Multilingual(), language: language, translate: opts.Translate,
 			sampleLen: opts.MaxTokens, bestOf: opts.BestOf, beamSize: opts.BeamSize,
 			patience: opts.Patience, prompt: allTokens[promptResetSince:],
 			noTimestamps: opts.WithoutTimestamps, rng: rng,
 		}
-		r, err := m.decodeWithFallback(ctx, opts, dopts, suppress, af)
+		r, err := m.decodeWithFallback(ctx, opts, dopts, suppress, af, stats)
 		af.close()
 		if err != nil {
 			return nil, err
 		}
+		stats.Decode += time.Since(t1)
 		windows++
+		stats.Windows = windows
 
 		skip := r.noSpeechProb > opts.NoSpeechThreshold && !(r.avgLogProb > opts.LogProbThreshold)
 		previousSeek := seek
@@ -295,7 +319,7 @@ func (m *Model) Transcribe(ctx context.Context, samples []float32, opts Options)
 // decodeWithFallback decodes a window at each temperature in turn until the
 // result is neither too repetitive nor too improbable (unless it is
 // silence), as openai/whisper's decode_with_fallback.
-func (m *Model) decodeWithFallback(ctx context.Context, opts Options, d decodingOptions, suppress []int, af *audioFeatures) (*decodingResult, error) {
+func (m *Model) decodeWithFallback(ctx context.Context, opts Options, d decodingOptions, suppress []int, af *audioFeatures, stats *Stats) (*decodingResult, error) {
 	var r *decodingResult
 	for _, t := range opts.Temperatures {
 		d.temperature = t
@@ -306,6 +330,8 @@ func (m *Model) decodeWithFallback(ctx context.Context, opts Options, d decoding
 		if r, err = task.run(ctx, af); err != nil {
 			return nil, err
 		}
+		stats.Decodes++
+		stats.Tokens += r.steps * task.nGroup
 		fallback := opts.CompressionRatioThreshold >= 0 && r.compressionRatio > opts.CompressionRatioThreshold ||
 			r.avgLogProb < opts.LogProbThreshold
 		if r.noSpeechProb > opts.NoSpeechThreshold && r.avgLogProb < opts.LogProbThreshold {

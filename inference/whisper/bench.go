@@ -1,0 +1,80 @@
+package whisper
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ollama/ollama/ml"
+)
+
+// EncodeFLOPs counts the floating-point operations (two per multiply-add)
+// of the matrix products in one window's encode graph: both convolutions,
+// every block's projections, attention and MLP, and the decoder's
+// cross-attention keys and values. Element-wise work is not counted.
+func (h Hparams) EncodeFLOPs() float64 {
+	a, t := float64(h.NAudioState), float64(nAudioCtx)
+	f := 2 * nFrames * 3 * float64(h.NMels) * a // conv1
+	f += 2 * t * 3 * a * a                      // conv2
+	perLayer := 4*2*t*a*a + 2*2*t*a*4*a + 2*2*t*t*a
+	f += float64(h.NAudioLayer) * perLayer
+	f += float64(h.NTextLayer) * 2 * 2 * t * a * a // cross-attention K, V
+	return f
+}
+
+// MatmulBaseline runs the matrix products of EncodeFLOPs alone, with the
+// same shapes and weight types and random activations, in one ggml graph:
+// what ggml's matrix multiplication achieves on exactly the encoder's
+// work, for comparison with Stats.Encode. It returns the graph's FLOPs and
+// the best time of reps runs.
+func (m *Model) MatmulBaseline(ctx context.Context, reps int) (float64, time.Duration, error) {
+	h := m.Hparams
+	a, t := h.NAudioState, nAudioCtx
+	nHead := h.NAudioHead
+	hd := a / nHead
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	best := time.Duration(1<<63 - 1)
+	for range max(1, reps) + 1 { // the first run warms up
+		g := m.backend.NewContext()
+		in := g.Input()
+		x := in.FromFloats(random(a*t), a, t)
+		x4 := in.FromFloats(random(4*a*t), 4*a, t)
+		q := in.FromFloats(random(a*t), hd, t, nHead)
+		kq := in.FromFloats(random(t*t*nHead), t, t, nHead)
+		vt := in.FromFloats(random(a*t), t, hd, nHead)
+		cols1 := in.FromFloats(random(3*h.NMels*nFrames), 3*h.NMels, nFrames)
+		cols2 := in.FromFloats(random(3*a*t), 3*a, t)
+		e := m.Encoder
+		outs := []ml.Tensor{
+			cols1.Mulmat(g, e.Conv1W.Cast(g, ml.DTypeF32).Reshape(g, 3*h.NMels, a)),
+			cols2.Mulmat(g, e.Conv2W.Cast(g, ml.DTypeF32).Reshape(g, 3*a, a)),
+		}
+		for _, b := range e.Blocks {
+			at := b.Attn
+			outs = append(outs,
+				at.Query.Weight.Mulmat(g, x), at.Key.Weight.Mulmat(g, x),
+				at.Value.Weight.Mulmat(g, x), at.Out.Weight.Mulmat(g, x),
+				b.MLP.Up.Weight.Mulmat(g, x), b.MLP.Down.Weight.Mulmat(g, x4),
+				q.MulmatFullPrec(g, q), vt.Mulmat(g, kq))
+		}
+		for _, b := range m.Decoder.Blocks {
+			outs = append(outs, b.CrossAttn.Key.Weight.Mulmat(g, x), b.CrossAttn.Value.Weight.Mulmat(g, x))
+		}
+		start := time.Now()
+		err := m.compute(ctx, nil, g, outs, func() {})
+		d := time.Since(start)
+		g.Close()
+		if err != nil {
+			return 0, 0, err
+		}
+		best = min(best, d)
+	}
+	return h.EncodeFLOPs(), best, nil
+}
