@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"mime"
@@ -60,6 +61,8 @@ func readBody(c echo.Context, limit int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func parseID(c echo.Context) (crdt.DocID, error) {
 	id, err := crdt.ParseDocID(c.Param("id"))

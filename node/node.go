@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/outposthq/outpost/crdt"
 	"github.com/outposthq/outpost/crdt/verify"
+	"github.com/outposthq/outpost/node/jobs"
 	"github.com/outposthq/outpost/web"
 )
 
@@ -32,6 +33,10 @@ type Config struct {
 	// Store tunes the document store (compaction thresholds, cache); its
 	// Logger and Verify are set by the node.
 	Store crdt.Options
+	// Jobs tunes the job queue; its Logger is set by the node.
+	Jobs jobs.Options
+	// Executors adds job kinds beyond the built-in ones (tests, plugins).
+	Executors map[string]jobs.Executor
 }
 
 // Node is a running node.
@@ -40,6 +45,7 @@ type Node struct {
 	log      *slog.Logger
 	store    *crdt.Store
 	verifier *verify.Verifier
+	jobs     *jobs.Queue
 	echo     *echo.Echo
 	ln       net.Listener
 	started  time.Time
@@ -78,6 +84,12 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: listen on %s: %w", cfg.Listen, err)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, store: store, verifier: v, ln: ln, started: time.Now()}
+	jopts := cfg.Jobs
+	jopts.Logger = cfg.Logger.With("component", "jobs")
+	n.jobs = jobs.New(store.DB(), jopts)
+	for kind, e := range cfg.Executors {
+		n.jobs.Register(kind, e)
+	}
 	n.echo = n.routes()
 	return n, nil
 }
@@ -87,6 +99,9 @@ func (n *Node) Addr() net.Addr { return n.ln.Addr() }
 
 // URL is the node's base URL.
 func (n *Node) URL() string { return "http://" + n.ln.Addr().String() }
+
+// Jobs is the node's job queue.
+func (n *Node) Jobs() *jobs.Queue { return n.jobs }
 
 // Store is the node's document store.
 func (n *Node) Store() *crdt.Store { return n.store }
@@ -100,6 +115,10 @@ func (n *Node) Run(ctx context.Context) error {
 		Handler:           n.echo,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+	}
+	if err := n.jobs.Start(ctx); err != nil {
+		n.Close()
+		return fmt.Errorf("node: start job queue: %w", err)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(n.ln) }()
@@ -116,6 +135,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := srv.Shutdown(shutCtx); err != nil {
 		n.log.Warn("shutdown", "err", err)
 	}
+	n.jobs.Stop()
 	if err := n.Close(); err != nil && serveErr == nil {
 		serveErr = err
 	}
@@ -145,6 +165,7 @@ func (n *Node) routes() *echo.Echo {
 	})
 	api := e.Group("/api/v1")
 	n.docRoutes(api)
+	n.jobRoutes(api)
 	api.GET("/node", n.getNodeInfo)
 	web.Mount(e)
 	return e

@@ -26,6 +26,7 @@ func commands() []command {
 	return []command{
 		{"node", "run a node: document store, sync, jobs, HTTP API and dashboard", runNode},
 		{"doc", "create, read, list, edit documents on a running node", runDoc},
+		{"jobs", "list, show, cancel and submit jobs on a running node", runJobs},
 		{"transcribe", "transcribe an audio file with a Whisper model", runTranscribe},
 		{"bench", "run benchmarks and print JSON lines", runBench},
 		{"version", "print the version", runVersion},
