@@ -179,3 +179,81 @@ func verifyAcks(t *testing.T, c *http.Client, url string, acks []ack, round int)
 		}
 	}
 }
+
+// TestJobSurvivesKill9 submits a job, kill -9s the node while the job runs
+// (after it wrote its result), restarts, and checks the job finishes once
+// with exactly one result document.
+func TestJobSurvivesKill9(t *testing.T) {
+	dir := t.TempDir()
+	client := &http.Client{Timeout: 5 * time.Second}
+	p := startNodeProcess(t, dir)
+	resp, err := client.Post(p.url+"/api/v1/jobs", "application/json", strings.NewReader(`{"kind": "slow-result", "input": {"first_attempt_ms": 60000}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	}
+	json.NewDecoder(resp.Body).Decode(&j)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || j.State != "queued" {
+		t.Fatalf("submit: %d %+v", resp.StatusCode, j)
+	}
+	// Wait until the result document exists: the job is mid-run.
+	for i := 0; ; i++ {
+		r, err := client.Get(p.url + "/api/v1/docs?type=result")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l struct {
+			Docs []any `json:"docs"`
+		}
+		json.NewDecoder(r.Body).Decode(&l)
+		r.Body.Close()
+		if len(l.Docs) == 1 {
+			break
+		}
+		if i > 500 {
+			t.Fatal("job never started")
+		}
+		time.Sleep(10 * time.Millisecond) // polling another process's state
+	}
+	p.kill9()
+
+	// After the restart the job is requeued and, on its second attempt,
+	// finishes at once, reusing the result document of the first.
+	p = startNodeProcess(t, dir)
+	defer p.kill9()
+	var got struct {
+		State    string `json:"state"`
+		Attempts int    `json:"attempts"`
+		Result   string `json:"result"`
+	}
+	for i := 0; ; i++ {
+		r, err := client.Get(p.url + "/api/v1/jobs/" + j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(r.Body).Decode(&got)
+		r.Body.Close()
+		if got.State == "done" {
+			break
+		}
+		if i > 500 {
+			t.Fatalf("job after restart: %+v", got)
+		}
+		time.Sleep(10 * time.Millisecond) // polling another process's state
+	}
+	r, _ := client.Get(p.url + "/api/v1/docs?type=result")
+	var l struct {
+		Docs []struct {
+			ID string `json:"id"`
+		} `json:"docs"`
+	}
+	json.NewDecoder(r.Body).Decode(&l)
+	r.Body.Close()
+	if got.Attempts != 2 || len(l.Docs) != 1 || l.Docs[0].ID != got.Result {
+		t.Fatalf("after restart: job %+v, result documents %+v; want 2 attempts and exactly one result", got, l.Docs)
+	}
+}

@@ -35,8 +35,9 @@ type Config struct {
 	Store crdt.Options
 	// Jobs tunes the job queue; its Logger is set by the node.
 	Jobs jobs.Options
-	// Executors adds job kinds beyond the built-in ones (tests, plugins).
-	Executors map[string]jobs.Executor
+	// Executors adds job kinds beyond the built-in ones (tests, plugins):
+	// each constructor is given the node.
+	Executors map[string]func(*Node) jobs.Executor
 }
 
 // Node is a running node.
@@ -87,8 +88,8 @@ func New(cfg Config) (*Node, error) {
 	jopts := cfg.Jobs
 	jopts.Logger = cfg.Logger.With("component", "jobs")
 	n.jobs = jobs.New(store.DB(), jopts)
-	for kind, e := range cfg.Executors {
-		n.jobs.Register(kind, e)
+	for kind, mk := range cfg.Executors {
+		n.jobs.Register(kind, mk(n))
 	}
 	n.echo = n.routes()
 	return n, nil
