@@ -26,6 +26,10 @@ type docState struct {
 	// to peers that have nothing.
 	saved      []byte
 	savedHeads []automerge.ChangeHash
+	// storeHeads are the heads the store has (as far as the engine knows):
+	// a Ready hands out the changes since them. (Not SaveIncremental: the
+	// whole-document sends call Save, which moves its mark.)
+	storeHeads []automerge.ChangeHash
 	unsaved    bool // doc has changes not yet in a Ready
 	create     bool // the next Ready creates the document
 	lastUse    uint64
@@ -92,6 +96,7 @@ func (e *Engine) load(d *docState) (*automerge.Doc, error) {
 	d.doc = doc
 	d.meta = m
 	d.saved, d.savedHeads = saved, doc.Heads()
+	d.storeHeads = d.savedHeads
 	return doc, nil
 }
 
@@ -113,20 +118,24 @@ func (e *Engine) grew(d *docState) {
 }
 
 // takeChange hands d's new changes to the caller.
-func (d *docState) takeChange() DocChange {
-	c := DocChange{ID: d.id, Collection: d.meta.Collection, Type: d.meta.Type}
+func (d *docState) takeChange() (DocChange, error) {
+	c := DocChange{ID: d.id, Collection: d.meta.Collection, Type: d.meta.Type, Heads: d.doc.Heads()}
 	if d.create {
 		c.Create = true
 		c.Data = d.doc.Save()
-		d.saved, d.savedHeads = c.Data, d.doc.Heads()
+		d.saved, d.savedHeads = c.Data, c.Heads
 		d.create = false
 	} else {
-		c.Data = d.doc.SaveIncremental()
+		chs, err := d.doc.Changes(d.storeHeads...)
+		if err != nil {
+			return c, fmt.Errorf("sync: changes of %s: %w", d.id, err)
+		}
+		c.Data = automerge.SaveChanges(chs)
 	}
-	c.Heads = d.doc.Heads()
+	d.storeHeads = c.Heads
 	d.meta.Heads = c.Heads
 	d.unsaved = false
-	return c
+	return c, nil
 }
 
 // evict unloads the least recently used working copies beyond
@@ -213,6 +222,9 @@ func (e *Engine) DocChanged(m Meta) {
 					s.ss.Doc = nil
 				}
 			}
+		}
+		if d.doc != nil {
+			d.storeHeads = m.Heads
 		}
 		if !d.known {
 			// Created here while a peer was offering it: ours now.

@@ -252,7 +252,13 @@ func (e *Engine) Ready() Ready {
 	}
 	for _, d := range e.changed {
 		if d.unsaved && d.known && d.doc != nil {
-			e.rd.Changes = append(e.rd.Changes, d.takeChange())
+			c, err := d.takeChange()
+			if err != nil {
+				// Our own working copy failed us: resync it from the store.
+				e.discardCopy(d)
+				continue
+			}
+			e.rd.Changes = append(e.rd.Changes, c)
 		}
 	}
 	e.changed = nil

@@ -174,6 +174,11 @@ func (s *MemStore) applyLocked(c sync.DocChange) (sync.Meta, error) {
 	if err := d.doc.LoadIncremental(c.Data); err != nil {
 		return sync.Meta{}, fmt.Errorf("applying to %s: %w", c.ID, err)
 	}
+	for _, h := range c.Heads {
+		if _, err := d.doc.Change(h); err != nil {
+			return sync.Meta{}, fmt.Errorf("after applying to %s the store lacks head %s the engine announced", c.ID, h)
+		}
+	}
 	s.mu.docs[c.ID] = d
 	return s.bumpLocked(d), nil
 }
