@@ -1,0 +1,338 @@
+package llm
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/ollama/ollama/llama"
+	"github.com/ollama/ollama/ml"
+)
+
+type runnerConfig struct {
+	threads, parallel, ctxSize, batch int
+	memory                            int64
+}
+
+// runner is one loaded model and the goroutine that decodes for it. All
+// sequences on the model go through that goroutine: each step it gathers
+// one token from every generating sequence and a chunk of every prompt
+// still being read into a single llama_decode, so concurrent requests share
+// the matrix multiplications instead of taking turns.
+//
+// Invariant: only the loop goroutine touches lctx, batch and the samplers'
+// C state once a sequence is submitted.
+type runner struct {
+	name, path string
+	meta       modelMeta
+	memory     int64
+	ctxSize    int
+	parallel   int
+	batchSize  int
+	loadedAt   time.Time
+	log        *slog.Logger
+
+	model *llama.Model
+	lctx  *llama.Context
+	cctx  unsafe.Pointer // lctx's C pointer; nil if the layout check failed
+	batch *llama.Batch
+	mask  *utf8Mask
+	vocab int
+
+	submit    chan *sequence
+	quit      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+
+	// Guarded by Engine.mu.
+	users     int
+	lastUsed  time.Time
+	evicted   bool
+	idleTimer *time.Timer
+}
+
+// sequence is one request's generation state.
+type sequence struct {
+	prompt    []int
+	maxTokens int
+	sampler   *llama.SamplingContext
+	cancelled atomic.Bool
+	submitted time.Time
+
+	// Owned by the loop goroutine.
+	slot     int
+	pos      int // next position in the sequence's KV cache
+	next     int // index into prompt of the first token not yet decoded
+	last     int // last sampled token, to decode next
+	owes     int // UTF-8 continuation bytes the output still needs
+	batchIdx int // where this sequence's logits are in the current batch
+	nGen     int
+
+	mu        sync.Mutex
+	out       []byte // token bytes not yet taken by the request
+	finished  bool
+	finish    string
+	err       error
+	admitted  time.Time
+	first     time.Time // first token sampled
+	generated int
+	notify    chan struct{}
+}
+
+func (s *sequence) push(piece string, generated bool, finish string, err error) {
+	s.mu.Lock()
+	s.out = append(s.out, piece...)
+	if generated {
+		s.generated++
+	}
+	if finish != "" || err != nil {
+		s.finished, s.finish, s.err = true, finish, err
+	}
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the bytes produced since the last call and, once finished,
+// how it ended.
+func (s *sequence) take() (out []byte, finished bool, finish string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out, s.out = s.out, nil
+	return out, s.finished, s.finish, s.err
+}
+
+func newRunner(name, path string, meta modelMeta, cfg runnerConfig, log *slog.Logger) (*runner, error) {
+	model, err := llama.LoadModelFromFile(path, llama.ModelParams{UseMmap: true})
+	if err != nil {
+		return nil, fmt.Errorf("%w: llama.cpp could not load %s (see debug log)", ErrBadModel, path)
+	}
+	if model.NumVocab() != int(meta.vocab) {
+		llama.FreeModel(model)
+		return nil, fmt.Errorf("%w: vocabulary size %d, header says %d", ErrBadModel, model.NumVocab(), meta.vocab)
+	}
+	params := llama.NewContextParams(cfg.ctxSize*cfg.parallel, cfg.batch, cfg.parallel, cfg.threads, ml.FlashAttentionAuto, "")
+	lctx, err := llama.NewContextWithModel(model, params)
+	if err != nil {
+		llama.FreeModel(model)
+		return nil, fmt.Errorf("creating llama context: %w", err)
+	}
+	batch, err := llama.NewBatch(cfg.batch, cfg.parallel, 0)
+	if err != nil {
+		freeLlamaContext(lctx)
+		llama.FreeModel(model)
+		return nil, err
+	}
+	r := &runner{
+		name: name, path: path, meta: meta, memory: cfg.memory, ctxSize: cfg.ctxSize,
+		parallel: cfg.parallel, batchSize: cfg.batch, loadedAt: time.Now(), log: log,
+		model: model, lctx: lctx, batch: batch,
+		submit: make(chan *sequence), quit: make(chan struct{}), done: make(chan struct{}),
+	}
+	r.vocab = model.NumVocab()
+	r.cctx = contextPointer(lctx)
+	if r.cctx != nil {
+		pieces := make([]string, r.vocab)
+		for id := range pieces {
+			pieces[id] = model.TokenToPiece(id)
+		}
+		r.mask = newUTF8Mask(pieces, model.TokenIsEog)
+	}
+	go r.loop()
+	return r, nil
+}
+
+// close stops the loop, failing its sequences, and frees the C memory.
+func (r *runner) close() {
+	r.closeOnce.Do(func() {
+		close(r.quit)
+		<-r.done
+		r.batch.Free()
+		freeLlamaContext(r.lctx)
+		llama.FreeModel(r.model)
+	})
+}
+
+// enqueue hands a sequence to the loop.
+func (r *runner) enqueue(s *sequence) error {
+	select {
+	case r.submit <- s:
+		return nil
+	case <-r.quit:
+		return ErrClosed
+	}
+}
+
+func (r *runner) loop() {
+	defer close(r.done)
+	slots := make([]*sequence, r.parallel)
+	var waiting []*sequence
+	active := func() bool {
+		for _, s := range slots {
+			if s != nil {
+				return true
+			}
+		}
+		return len(waiting) > 0
+	}
+	release := func(i int) {
+		r.lctx.KvCacheSeqRm(i, -1, -1)
+		slots[i] = nil
+	}
+	for {
+		// Block only when there is nothing to decode.
+		if !active() {
+			select {
+			case s := <-r.submit:
+				waiting = append(waiting, s)
+			case <-r.quit:
+				return
+			}
+		}
+	drain:
+		for {
+			select {
+			case s := <-r.submit:
+				waiting = append(waiting, s)
+			case <-r.quit:
+				for i, s := range slots {
+					if s != nil {
+						s.push("", false, "", ErrClosed)
+						release(i)
+					}
+				}
+				for _, s := range waiting {
+					s.push("", false, "", ErrClosed)
+				}
+				return
+			default:
+				break drain
+			}
+		}
+		// Drop cancelled sequences; admit waiting ones into free slots.
+		for i, s := range slots {
+			if s != nil && s.cancelled.Load() {
+				s.push("", false, "", errCancelled)
+				release(i)
+			}
+		}
+		kept := waiting[:0]
+		for _, s := range waiting {
+			if s.cancelled.Load() {
+				s.push("", false, "", errCancelled)
+				continue
+			}
+			kept = append(kept, s)
+		}
+		waiting = kept
+		for i := range slots {
+			if slots[i] == nil && len(waiting) > 0 {
+				s := waiting[0]
+				waiting = waiting[1:]
+				s.slot, s.pos, s.next = i, 0, 0
+				s.mu.Lock()
+				s.admitted = time.Now()
+				s.mu.Unlock()
+				slots[i] = s
+			}
+		}
+
+		r.batch.Clear()
+		n := 0
+		for i, s := range slots {
+			if s == nil {
+				continue
+			}
+			s.batchIdx = -1
+			if s.next < len(s.prompt) {
+				end := min(len(s.prompt), s.next+r.batchSize)
+				for ; s.next < end; s.next++ {
+					r.batch.Add(s.prompt[s.next], nil, s.pos, s.next == len(s.prompt)-1, i)
+					s.pos++
+					n++
+				}
+				if s.next == len(s.prompt) {
+					s.batchIdx = n - 1
+				}
+				continue
+			}
+			r.batch.Add(s.last, nil, s.pos, true, i)
+			s.pos++
+			s.batchIdx = n
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		if err := r.lctx.Decode(r.batch); err != nil {
+			r.log.Error("llama_decode failed", "model", r.name, "err", err)
+			for i, s := range slots {
+				if s != nil {
+					s.push("", false, "", fmt.Errorf("decode: %w", err))
+					release(i)
+				}
+			}
+			continue
+		}
+		for i, s := range slots {
+			if s == nil || s.batchIdx < 0 {
+				continue
+			}
+			if r.mask != nil {
+				r.mask.apply(logitsAt(r.cctx, s.batchIdx, r.vocab), s.owes)
+			}
+			tok := s.sampler.Sample(r.lctx, s.batchIdx)
+			s.sampler.Accept(tok, true)
+			if r.mask != nil && tok >= 0 && tok < r.vocab {
+				s.owes = r.mask.next(s.owes, tok)
+			}
+			if s.nGen == 0 {
+				s.mu.Lock()
+				s.first = time.Now()
+				s.mu.Unlock()
+			}
+			if r.model.TokenIsEog(tok) {
+				s.push("", false, "stop", nil)
+				release(i)
+				continue
+			}
+			s.nGen++
+			s.last = tok
+			finish := ""
+			if s.nGen >= s.maxTokens || s.pos >= r.ctxSize {
+				finish = "length"
+			}
+			s.push(r.model.TokenToPiece(tok), true, finish, nil)
+			if finish != "" {
+				release(i)
+			}
+		}
+	}
+}
+
+var errCancelled = errors.New("cancelled")
+
+// contextPointer returns a llama.Context's C pointer. The llama package
+// keeps it in the unexported first field of Context and offers neither Free
+// nor writable logits; without the pointer every unload would leak the KV
+// cache. The layout is checked against the pinned module version; if it ever
+// changes the result is nil and the engine leaks contexts and skips the
+// UTF-8 mask (with a log line) rather than corrupting memory.
+func contextPointer(c *llama.Context) unsafe.Pointer {
+	t := reflect.TypeOf(llama.Context{})
+	f, ok := t.FieldByName("c")
+	if !ok || f.Offset != 0 || f.Type.Kind() != reflect.Pointer {
+		slog.Warn("llama.Context layout changed: contexts will leak and output UTF-8 is not masked")
+		return nil
+	}
+	return *(*unsafe.Pointer)(unsafe.Pointer(c))
+}
+
+func freeLlamaContext(c *llama.Context) { freeContext(contextPointer(c)) }
