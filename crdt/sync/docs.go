@@ -85,18 +85,13 @@ func (e *Engine) load(d *docState) (*automerge.Doc, error) {
 		d.doc = automerge.New()
 		return d.doc, nil
 	}
-	saved, m, err := e.cfg.Storage.Load(d.id)
-	if err != nil {
-		return nil, fmt.Errorf("sync: loading %s: %w", d.id, err)
-	}
-	doc, err := automerge.Load(saved)
+	doc, m, err := e.cfg.Storage.Load(d.id)
 	if err != nil {
 		return nil, fmt.Errorf("sync: loading %s: %w", d.id, err)
 	}
 	d.doc = doc
 	d.meta = m
-	d.saved, d.savedHeads = saved, doc.Heads()
-	d.storeHeads = d.savedHeads
+	d.storeHeads = doc.Heads()
 	return doc, nil
 }
 
@@ -209,11 +204,9 @@ func (e *Engine) DocChanged(m Meta) {
 			if d.unsaved || d.create {
 				// Our copy has changes the store has not seen yet; merge
 				// the store's instead of dropping ours.
-				if saved, _, err := e.cfg.Storage.Load(m.ID); err == nil {
-					if other, err := automerge.Load(saved); err == nil {
-						if _, err := d.doc.Merge(other); err == nil {
-							e.grew(d)
-						}
+				if other, _, err := e.cfg.Storage.Load(m.ID); err == nil {
+					if _, err := d.doc.Merge(other); err == nil {
+						e.grew(d)
 					}
 				}
 			} else {

@@ -2,7 +2,9 @@ package sync
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/automerge/automerge-go"
 	"slices"
 
 	"github.com/outposthq/outpost/crdt/wire"
@@ -23,6 +25,12 @@ type Config struct {
 	Collections []string
 	// Storage is read synchronously by Step and Ready.
 	Storage Storage
+	// Verify, if set, vets a peer's Automerge chunks before they are
+	// applied to base (the engine's copy of document id): automerge-go's
+	// Rust core aborts the process on some malformed input, so nodes and
+	// servers pass crdt/verify's Verifier.Chunks. Called synchronously from
+	// Step, with every change any peer sends.
+	Verify func(id string, base *automerge.Doc, chunks []byte) error
 	// RequestTimeout is how many ticks a request we forwarded to other
 	// peers may stay unanswered before the requester is told
 	// doc-unavailable. Default 20.

@@ -177,12 +177,20 @@ func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
 	s.theirEmpty = len(pm.Heads) == 0
 	before := doc.Heads()
 	data := raw
-	if len(pm.Changes) > 0 && needsPreApply(pm) {
-		// automerge-go's core parses each chunk as one change; whole
-		// documents and v2 chunks are applied here, and the core is given
-		// the message with stand-ins: the head changes, now present, so
-		// that its state advances exactly as if it had applied them.
-		if err := doc.LoadIncremental(bytes.Join(pm.Changes, nil)); err != nil {
+	if len(pm.Changes) > 0 {
+		// Changes never reach automerge-go's sync code: they are vetted,
+		// applied here with LoadIncremental (which also takes the whole
+		// documents and v2 chunks its 2023 core cannot parse in a sync
+		// message), and the core is given the message with stand-ins: the
+		// head changes, now present, so that its state advances exactly as
+		// if it had applied them itself.
+		joined := bytes.Join(pm.Changes, nil)
+		if e.cfg.Verify != nil {
+			if err := e.cfg.Verify(d.id, doc, joined); err != nil {
+				return fmt.Errorf("changes for %s rejected: %w", d.id, err)
+			}
+		}
+		if err := doc.LoadIncremental(joined); err != nil {
 			e.discardCopy(d)
 			return fmt.Errorf("corrupt changes for %s: %w", d.id, err)
 		}
@@ -211,20 +219,6 @@ func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
 		return e.docGrew(d, s)
 	}
 	return nil
-}
-
-// needsPreApply reports whether automerge-go's core cannot apply the
-// message's changes itself.
-func needsPreApply(pm *wire.SyncMessage) bool {
-	if pm.Version != wire.SyncV1 {
-		return true
-	}
-	for _, c := range pm.Changes {
-		if t, ok := wire.ChunkType(c); !ok || t != wire.ChunkChange {
-			return true
-		}
-	}
-	return false
 }
 
 // discardCopy drops a working copy that a failed apply may have half

@@ -27,9 +27,9 @@ type Meta struct {
 // writes go out through Ready. Implementations must see every write the
 // caller has made from earlier Readys.
 type Storage interface {
-	// Load returns the document saved whole (automerge Save format) and its
-	// metadata.
-	Load(id string) ([]byte, Meta, error)
+	// Load returns a private copy of the document, which the engine keeps
+	// and changes, and its metadata.
+	Load(id string) (*automerge.Doc, Meta, error)
 	// Meta returns a document's metadata without its body.
 	Meta(id string) (Meta, error)
 	// ChangedSince lists documents of collection whose Seq is above after,

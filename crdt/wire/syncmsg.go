@@ -155,6 +155,9 @@ func ParseSyncMessage(b []byte) (*SyncMessage, error) {
 		if h.Bloom, err = r.bytes(); err != nil {
 			return nil, err
 		}
+		if err := validBloom(h.Bloom); err != nil {
+			return nil, err
+		}
 		m.Have = append(m.Have, h)
 	}
 	if n, err = r.count(1); err != nil {
@@ -240,4 +243,47 @@ func ChunkType(b []byte) (byte, bool) {
 		return 0, false
 	}
 	return b[8], true
+}
+
+// Bloom filter limits. Automerge builds filters with 10 bits per entry and
+// 7 probes; the limits leave room for other parameters while refusing the
+// ones that crash its core.
+const (
+	maxBloomBitsPerEntry = 64
+	maxBloomProbes       = 64
+)
+
+// validBloom checks a have's bloom filter (uleb128 entries, bits per entry,
+// probes, then the bits) before it reaches Automerge's core, which divides
+// by the filter's bit count (zero bits with entries is a division by zero,
+// an abort that takes the process down) and allocates a vector of probes
+// per lookup.
+func validBloom(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	r := &reader{b: b}
+	var v [3]uint64
+	for i := range v {
+		x, err := r.uleb()
+		if err != nil {
+			return err
+		}
+		if x > 1<<32-1 {
+			return fmt.Errorf("%w: bloom field %d out of range", ErrSyncMessage, i)
+		}
+		v[i] = x
+	}
+	entries, bits, probes := v[0], v[1], v[2]
+	if entries == 0 {
+		return nil // Automerge never probes an empty filter
+	}
+	if bits == 0 || bits > maxBloomBitsPerEntry || probes == 0 || probes > maxBloomProbes {
+		return fmt.Errorf("%w: bloom with %d bits per entry and %d probes", ErrSyncMessage, bits, probes)
+	}
+	want := (entries*bits + 7) / 8
+	if uint64(len(b)-r.off) != want {
+		return fmt.Errorf("%w: bloom of %d entries has %d bytes of bits, want %d", ErrSyncMessage, entries, len(b)-r.off, want)
+	}
+	return nil
 }

@@ -214,7 +214,7 @@ func TestSyncMessageRoundTrip(t *testing.T) {
 	h := func(b byte) Hash { var x Hash; x[0] = b; return x }
 	msgs := []*SyncMessage{
 		{Version: SyncV1},
-		{Version: SyncV1, Heads: []Hash{h(1), h(2)}, Need: []Hash{h(3)}, Have: []Have{{LastSync: []Hash{h(4)}, Bloom: []byte{9, 9}}}, Changes: [][]byte{{1, 2, 3}, {4}}},
+		{Version: SyncV1, Heads: []Hash{h(1), h(2)}, Need: []Hash{h(3)}, Have: []Have{{LastSync: []Hash{h(4)}, Bloom: []byte{1, 10, 7, 9, 9}}}, Changes: [][]byte{{1, 2, 3}, {4}}},
 		{Version: SyncV2, Heads: []Hash{h(1)}, Have: []Have{{}}, Changes: [][]byte{make([]byte, 300)}, Capabilities: []byte{CapMessageV1, CapMessageV2}},
 		{Version: SyncV1, Capabilities: []byte{}},
 	}
@@ -234,6 +234,31 @@ func TestSyncMessageRoundTrip(t *testing.T) {
 	for _, bad := range [][]byte{nil, {0x41}, {0x42}, {0x42, 0x05}, {0x42, 0, 0, 1}, {0x42, 0, 0, 0, 1, 10, 1}, {0x42, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}} {
 		if _, err := ParseSyncMessage(bad); !errors.Is(err, ErrSyncMessage) {
 			t.Errorf("ParseSyncMessage(%x) error = %v", bad, err)
+		}
+	}
+}
+
+func TestBloomValidation(t *testing.T) {
+	msg := func(bloom []byte) []byte {
+		return (&SyncMessage{Version: SyncV1, Have: []Have{{Bloom: bloom}}}).Encode()
+	}
+	ok := [][]byte{nil, {0, 10, 7}, {1, 10, 7, 0, 0}, {3, 10, 7, 1, 2, 3, 4}}
+	for _, b := range ok {
+		if _, err := ParseSyncMessage(msg(b)); err != nil {
+			t.Errorf("bloom %x: %v", b, err)
+		}
+	}
+	bad := [][]byte{
+		{1, 0, 7},           // zero bits with entries: Automerge divides by zero
+		{1, 10, 0, 0, 0},    // no probes
+		{1, 10, 200, 0, 0},  // absurd probe count
+		{1, 10, 7, 0},       // bits too short
+		{1, 10, 7, 0, 0, 0}, // bits too long
+		{0xff},              // truncated uleb
+	}
+	for _, b := range bad {
+		if _, err := ParseSyncMessage(msg(b)); !errors.Is(err, ErrSyncMessage) {
+			t.Errorf("bloom %x accepted (err %v)", b, err)
 		}
 	}
 }

@@ -373,3 +373,16 @@ func shortHeads(hs []automerge.ChangeHash) string {
 	slices.Sort(parts)
 	return "[" + strings.Join(parts, ",") + "]"
 }
+
+// Links returns every link, for tests that inspect frames in flight.
+func (env *Env) Links() []*Link {
+	var out []*Link
+	for _, a := range env.order {
+		for _, b := range env.order {
+			if l := env.links[[2]string{a, b}]; l != nil {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}

@@ -49,14 +49,15 @@ func NewMemStore(actor string) *MemStore {
 }
 
 // Load implements sync.Storage.
-func (s *MemStore) Load(id string) ([]byte, sync.Meta, error) {
+func (s *MemStore) Load(id string) (*automerge.Doc, sync.Meta, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.mu.docs[id]
 	if !ok {
 		return nil, sync.Meta{}, fmt.Errorf("doc %s: %w", id, sync.ErrNotFound)
 	}
-	return d.doc.Save(), d.meta, nil
+	doc, err := d.doc.Fork()
+	return doc, d.meta, err
 }
 
 // Meta implements sync.Storage.
