@@ -438,6 +438,13 @@ func (f *File) Uint(key string) (uint64, bool) {
 	return 0, false
 }
 
+// Bool returns a boolean metadata value.
+func (f *File) Bool(key string) (bool, bool) {
+	v, ok := f.lookup(key)
+	b, isB := v.scalar.(bool)
+	return b, ok && isB
+}
+
 // Float returns a floating-point metadata value.
 func (f *File) Float(key string) (float64, bool) {
 	v, ok := f.lookup(key)

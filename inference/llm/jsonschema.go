@@ -31,7 +31,7 @@ func ValidateJSON(schema json.RawMessage, doc []byte) error {
 	if err := dec.Decode(&v); err != nil {
 		return fmt.Errorf("output is not JSON: %w", err)
 	}
-	if _, err := dec.Token(); err == nil {
+	if len(bytes.TrimSpace(doc[dec.InputOffset():])) > 0 {
 		return errors.New("output has text after the JSON value")
 	}
 	return validate(s, v, "$")

@@ -81,9 +81,7 @@ func readMeta(path string) (modelMeta, error) {
 	if b, ok := f.Uint("tokenizer.ggml.bos_token_id"); ok && b < m.vocab {
 		m.bos, m.hasBOS = int(b), true
 	}
-	if v, ok := f.Uint("outpost.random_weights"); ok {
-		m.randomWeights = v != 0
-	}
+	m.randomWeights, _ = f.Bool("outpost.random_weights")
 	return m, nil
 }
 

@@ -11,18 +11,56 @@ import (
 // llama.cpp's grammar decoder does not check continuation bytes: unmasked, a
 // lead byte followed by '"' makes the grammar see one character where a JSON
 // parser sees a closing quote. With the mask, an unfinished character can
-// only be followed by its continuation bytes.
+// only be followed by the continuation bytes that complete it validly.
 //
-// State is the number of continuation bytes the output still owes (0..3).
+// The state is how many continuation bytes are owed and which range the
+// next one must fall in (UTF-8 narrows it after E0, ED, F0 and F4 to rule
+// out overlong forms, surrogates and code points past U+10FFFF).
 type utf8Mask struct {
 	info   []tokenUTF8
-	banned [4][]int32 // token ids not allowed in each state
+	banned [numStates][]int32 // token ids not allowed in each state
+}
+
+const numStates = 8
+
+// states: 0 nothing owed; 1-3 that many owed, next byte 80..BF; then the
+// narrowed second bytes.
+const (
+	stE0 = 4 // owes 2, next A0..BF
+	stED = 5 // owes 2, next 80..9F
+	stF0 = 6 // owes 3, next 90..BF
+	stF4 = 7 // owes 3, next 80..8F
+)
+
+func stateOwes(s int) int {
+	switch s {
+	case stE0, stED:
+		return 2
+	case stF0, stF4:
+		return 3
+	}
+	return s
+}
+
+func stateRange(s int) (lo, hi byte) {
+	switch s {
+	case stE0:
+		return 0xA0, 0xBF
+	case stED:
+		return 0x80, 0x9F
+	case stF0:
+		return 0x90, 0xBF
+	case stF4:
+		return 0x80, 0x8F
+	}
+	return 0x80, 0xBF
 }
 
 type tokenUTF8 struct {
 	cont    uint8 // leading continuation bytes
 	allCont bool  // the token is nothing but continuation bytes
-	owes    uint8 // continuation bytes the token leaves owing at its end
+	first   byte  // first byte, if cont > 0
+	end     uint8 // state the token leaves when it starts in state 0 or completes the owed bytes
 	empty   bool
 }
 
@@ -37,10 +75,8 @@ func newUTF8Mask(pieces []string, eog func(int) bool) *utf8Mask {
 		if eog(id) {
 			continue
 		}
-		for state := range 4 {
-			allowed := ok && (ti.empty && state == 0 ||
-				!ti.empty && (ti.cont == uint8(state) || ti.allCont && ti.cont < uint8(state)))
-			if !allowed {
+		for state := range numStates {
+			if !ok || !allowed(ti, state) {
 				m.banned[state] = append(m.banned[state], int32(id))
 			}
 		}
@@ -48,9 +84,24 @@ func newUTF8Mask(pieces []string, eog func(int) bool) *utf8Mask {
 	return m
 }
 
+func allowed(ti tokenUTF8, state int) bool {
+	owes := stateOwes(state)
+	if ti.empty {
+		return state == 0
+	}
+	if owes == 0 {
+		return ti.cont == 0
+	}
+	lo, hi := stateRange(state)
+	if ti.first < lo || ti.first > hi {
+		return false
+	}
+	return int(ti.cont) == owes || ti.allCont && int(ti.cont) < owes
+}
+
 // classify reports a piece's shape, or false if it can never be part of
-// valid UTF-8 (a byte that is never legal, a lead byte cut short by another
-// character, or more than 3 leading continuation bytes).
+// valid UTF-8 (a byte that is never legal, a character cut short inside the
+// piece, or more than 3 leading continuation bytes).
 func classify(p string) (tokenUTF8, bool) {
 	b := []byte(p)
 	ti := tokenUTF8{empty: len(b) == 0}
@@ -63,6 +114,9 @@ func classify(p string) (tokenUTF8, bool) {
 	}
 	ti.cont = uint8(i)
 	ti.allCont = i == len(b) && i > 0
+	if i > 0 {
+		ti.first = b[0]
+	}
 	for i < len(b) {
 		r, size := utf8.DecodeRune(b[i:])
 		if r != utf8.RuneError || size > 1 {
@@ -70,37 +124,56 @@ func classify(p string) (tokenUTF8, bool) {
 			continue
 		}
 		// An incomplete but so far valid character may end the piece.
-		rest := b[i:]
-		if len(rest) < utf8.UTFMax && !utf8.FullRune(rest) && validPrefix(rest) {
-			ti.owes = uint8(seqLen(rest[0]) - len(rest))
-			return ti, true
-		}
-		return ti, false
+		end, ok := tailState(b[i:])
+		ti.end = uint8(end)
+		return ti, ok
 	}
 	return ti, true
 }
 
-func seqLen(lead byte) int {
+// tailState is the state after an unfinished character at the end of a
+// piece, or false if the bytes cannot start a valid character.
+func tailState(t []byte) (int, bool) {
+	if len(t) >= utf8.UTFMax {
+		return 0, false
+	}
+	lead := t[0]
+	var n int
 	switch {
-	case lead >= 0xF0:
-		return 4
-	case lead >= 0xE0:
-		return 3
+	case lead >= 0xC2 && lead <= 0xDF:
+		n = 2
+	case lead >= 0xE0 && lead <= 0xEF:
+		n = 3
+	case lead >= 0xF0 && lead <= 0xF4:
+		n = 4
+	default:
+		return 0, false
 	}
-	return 2
-}
-
-// validPrefix reports whether b starts a well-formed multi-byte sequence.
-func validPrefix(b []byte) bool {
-	if b[0] < 0xC2 || b[0] > 0xF4 {
-		return false
+	if len(t) >= n {
+		return 0, false
 	}
-	for _, c := range b[1:] {
-		if c&0xC0 != 0x80 {
-			return false
+	first := 1 // state right after the lead byte
+	switch lead {
+	case 0xE0:
+		first = stE0
+	case 0xED:
+		first = stED
+	case 0xF0:
+		first = stF0
+	case 0xF4:
+		first = stF4
+	default:
+		first = n - 1
+	}
+	state := first
+	for _, c := range t[1:] {
+		lo, hi := stateRange(state)
+		if c < lo || c > hi {
+			return 0, false
 		}
+		state = stateOwes(state) - 1
 	}
-	return true
+	return state, true
 }
 
 // apply bans the tokens not allowed in state.
@@ -113,14 +186,14 @@ func (m *utf8Mask) apply(logits []float32, state int) {
 	}
 }
 
-// next is the state after emitting token id.
+// next is the state after emitting token id in state.
 func (m *utf8Mask) next(state, id int) int {
 	ti := m.info[id]
 	switch {
 	case ti.empty:
 		return state
 	case ti.allCont:
-		return state - int(ti.cont)
+		return stateOwes(state) - int(ti.cont)
 	}
-	return int(ti.owes)
+	return int(ti.end)
 }

@@ -74,6 +74,9 @@ func TestWrittenFile(t *testing.T) {
 		if d, _ := f.String("general.description"); !strings.Contains(d, "RANDOM WEIGHTS") {
 			t.Errorf("description %q does not say the weights are random", d)
 		}
+		if rw, ok := f.Bool("outpost.random_weights"); !rw || !ok {
+			t.Error("outpost.random_weights is not true")
+		}
 		if n, _ := f.ArrayLen("tokenizer.ggml.tokens"); n != uint64(c.Vocab) {
 			t.Errorf("%d tokens, want %d", n, c.Vocab)
 		}
