@@ -3,6 +3,8 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Message types of automerge-repo's network protocol (protocol version "1").
@@ -169,8 +171,8 @@ func (m *Message) Validate() error {
 		if err := validCollection(m.Doc.Collection); err != nil {
 			return err
 		}
-		if len(m.Doc.Type) > maxCollectionLen {
-			return invalid("doc type too long")
+		if len(m.Doc.Type) > maxCollectionLen || !utf8.ValidString(m.Doc.Type) || strings.ContainsRune(m.Doc.Type, 0) {
+			return invalid("bad doc type")
 		}
 	}
 	switch m.Type {
@@ -250,6 +252,9 @@ func validCollection(c string) error {
 	}
 	if len(c) > maxCollectionLen {
 		return invalid("collection too long")
+	}
+	if !utf8.ValidString(c) || strings.ContainsRune(c, 0) {
+		return invalid("collection is not text")
 	}
 	return nil
 }
