@@ -28,6 +28,7 @@ func commands() []command {
 		{"doc", "create, read, list, edit documents on a running node", runDoc},
 		{"jobs", "list, show, cancel and submit jobs on a running node", runJobs},
 		{"transcribe", "transcribe an audio file with a Whisper model", runTranscribe},
+		{"syncserver", "run a sync server: nodes and automerge-repo clients sync through it", runSyncServer},
 		{"token", "create, list and revoke sync tokens", runToken},
 		{"bench", "run benchmarks and print JSON lines", runBench},
 		{"version", "print the version", runVersion},
