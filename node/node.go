@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/outposthq/outpost/crdt"
 	"github.com/outposthq/outpost/crdt/verify"
+	"github.com/outposthq/outpost/inference/prompts"
 	"github.com/outposthq/outpost/node/jobs"
 	"github.com/outposthq/outpost/web"
 )
@@ -35,6 +36,13 @@ type Config struct {
 	Store crdt.Options
 	// Jobs tunes the job queue; its Logger is set by the node.
 	Jobs jobs.Options
+	// Generator runs language models for note, diagnose and maintenance
+	// jobs and /v1/chat/completions; nil disables them.
+	Generator Generator
+	// DefaultModel is used by jobs that name no model.
+	DefaultModel string
+	// ModelSHA256 returns a model's file hash, recorded as provenance.
+	ModelSHA256 func(name string) string
 	// Executors adds job kinds beyond the built-in ones (tests, plugins):
 	// each constructor is given the node.
 	Executors map[string]func(*Node) jobs.Executor
@@ -47,6 +55,8 @@ type Node struct {
 	store    *crdt.Store
 	verifier *verify.Verifier
 	jobs     *jobs.Queue
+	gen      Generator
+	prompts  *prompts.Set
 	echo     *echo.Echo
 	ln       net.Listener
 	started  time.Time
@@ -84,10 +94,20 @@ func New(cfg Config) (*Node, error) {
 		v.Close()
 		return nil, fmt.Errorf("node: listen on %s: %w", cfg.Listen, err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, store: store, verifier: v, ln: ln, started: time.Now()}
+	ps, err := prompts.Load(filepath.Join(cfg.DataDir, "templates"))
+	if err != nil {
+		ln.Close()
+		store.Close()
+		v.Close()
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, store: store, verifier: v, ln: ln, started: time.Now(), gen: cfg.Generator, prompts: ps}
 	jopts := cfg.Jobs
 	jopts.Logger = cfg.Logger.With("component", "jobs")
 	n.jobs = jobs.New(store.DB(), jopts)
+	for kind, e := range n.structuredKinds() {
+		n.jobs.Register(kind, e)
+	}
 	for kind, mk := range cfg.Executors {
 		n.jobs.Register(kind, mk(n))
 	}
