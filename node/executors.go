@@ -142,6 +142,9 @@ func (e *structured) Run(ctx context.Context, j *jobs.Job, progress func(float64
 	if err != nil {
 		return "", err
 	}
+	if resp.FinishReason == "length" {
+		return "", fmt.Errorf("%w: the model's answer was cut off after %d tokens", llm.ErrInvalidOutput, resp.CompletionTokens)
+	}
 	var out map[string]any
 	if err := json.Unmarshal([]byte(resp.Text), &out); err != nil {
 		return "", fmt.Errorf("%w: model output is not a JSON object: %v", llm.ErrInvalidOutput, err)

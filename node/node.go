@@ -14,6 +14,7 @@ import (
 	"github.com/outposthq/outpost/crdt"
 	"github.com/outposthq/outpost/crdt/verify"
 	"github.com/outposthq/outpost/inference/prompts"
+	"github.com/outposthq/outpost/inference/registry"
 	"github.com/outposthq/outpost/node/jobs"
 	"github.com/outposthq/outpost/web"
 )
@@ -39,6 +40,8 @@ type Config struct {
 	// Generator runs language models for note, diagnose and maintenance
 	// jobs and /v1/chat/completions; nil disables them.
 	Generator Generator
+	// Models is the node's model registry (listed by /v1/models).
+	Models *registry.Registry
 	// DefaultModel is used by jobs that name no model.
 	DefaultModel string
 	// ModelSHA256 returns a model's file hash, recorded as provenance.
@@ -188,6 +191,7 @@ func (n *Node) routes() *echo.Echo {
 	n.docRoutes(api)
 	n.jobRoutes(api)
 	api.GET("/node", n.getNodeInfo)
+	n.openAIRoutes(e)
 	web.Mount(e)
 	return e
 }

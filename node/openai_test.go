@@ -1,0 +1,151 @@
+package node
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/outposthq/outpost/inference/llm"
+	"github.com/outposthq/outpost/inference/randllama"
+)
+
+// realEngine is the llama.cpp engine over a tiny random-weight model that
+// the test generates; requests name the model "tiny".
+func realEngine(t *testing.T) *llm.Engine {
+	t.Helper()
+	cfg, err := randllama.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Seed = 11
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := randllama.WriteFile(path, cfg); err != nil {
+		t.Fatal(err)
+	}
+	e := llm.New(llm.Options{Threads: 1, ContextSize: 1024, Resolve: func(name string) (string, error) {
+		if name != "tiny" {
+			return "", &apiError{http.StatusNotFound, "no model " + name}
+		}
+		return path, nil
+	}})
+	t.Cleanup(e.Close)
+	return e
+}
+
+func TestChatCompletionsRealEngine(t *testing.T) {
+	n := startNode(t, Config{Generator: realEngine(t)})
+	url := n.URL() + "/v1/chat/completions"
+
+	r := do(t, "POST", url, "application/json", `{"model": "tiny", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 8, "seed": 1}`)
+	if r.status != 200 {
+		t.Fatalf("chat: %d %s", r.status, r.raw)
+	}
+	ch := r.body["choices"].([]any)[0].(map[string]any)
+	u := r.body["usage"].(map[string]any)
+	if r.body["object"] != "chat.completion" || ch["message"].(map[string]any)["role"] != "assistant" || u["completion_tokens"].(float64) < 1 || u["prompt_tokens"].(float64) < 1 {
+		t.Fatalf("chat response = %s", r.raw)
+	}
+
+	// Schema-constrained output parses and fits the schema.
+	schema := `{"type": "object", "properties": {"condition": {"type": "string"}, "likelihood": {"type": "string", "enum": ["low", "moderate", "high"]}}, "required": ["condition", "likelihood"]}`
+	r = do(t, "POST", url, "application/json", `{"model": "tiny", "messages": [{"role": "user", "content": "Assess"}], "max_tokens": 200, "temperature": 0.7, "seed": 3,
+		"response_format": {"type": "json_schema", "json_schema": {"name": "dx", "schema": `+schema+`}}}`)
+	if r.status != 200 {
+		t.Fatalf("json_schema chat: %d %s", r.status, r.raw)
+	}
+	content := r.body["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)["content"].(string)
+	var out map[string]any
+	if err := json.Unmarshal([]byte(content), &out); err != nil {
+		t.Fatalf("schema output %q is not JSON: %v", content, err)
+	}
+	if err := llm.ValidateJSON(json.RawMessage(schema), []byte(content)); err != nil {
+		t.Fatalf("schema output %q does not validate: %v", content, err)
+	}
+
+	// Streaming: SSE chunks, the role first, a finish reason last, [DONE].
+	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6, "stream": true, "seed": 2}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("stream content type %q", ct)
+	}
+	var chunks []map[string]any
+	done := false
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		if line == "[DONE]" {
+			done = true
+			break
+		}
+		var c map[string]any
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("bad chunk %q", line)
+		}
+		chunks = append(chunks, c)
+	}
+	if !done || len(chunks) < 2 {
+		t.Fatalf("stream: done=%v chunks=%d", done, len(chunks))
+	}
+	firstDelta := chunks[0]["choices"].([]any)[0].(map[string]any)["delta"].(map[string]any)
+	last := chunks[len(chunks)-1]["choices"].([]any)[0].(map[string]any)
+	if firstDelta["role"] != "assistant" || last["finish_reason"] == nil {
+		t.Fatalf("stream chunks: first %v last %v", firstDelta, last)
+	}
+
+	for _, tt := range []struct{ body, want string }{
+		{`{"messages": [{"role": "user", "content": "x"}]}`, "model"},
+		{`{"model": "tiny", "messages": []}`, "messages"},
+		{`{"model": "tiny", "messages": [{"role": "robot", "content": "x"}]}`, "role"},
+		{`{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "stop": 5}`, "stop"},
+		{`{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}}`, "xml"},
+	} {
+		r := do(t, "POST", url, "application/json", tt.body)
+		if r.status != 400 || !strings.Contains(r.body["error"].(string), tt.want) {
+			t.Errorf("%s: %d %s", tt.body, r.status, r.raw)
+		}
+	}
+}
+
+// TestNoteJobRealEngine runs the note job on the real engine with a random
+// model: the output is gibberish, but it must be schema-valid JSON stored as
+// a note document. Random weights never end a string by choice, so the site
+// override (a data-dir schema, as a site would write one) bounds every field.
+func TestNoteJobRealEngine(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "templates"), 0o755)
+	bounded := `{"type": "object", "properties": {
+		"subjective": {"type": "string", "maxLength": 12}, "objective": {"type": "string", "maxLength": 12},
+		"assessment": {"type": "string", "maxLength": 12}, "plan": {"type": "string", "maxLength": 12},
+		"medications": {"type": "array", "maxItems": 0, "items": {"type": "string"}},
+		"follow_up": {"type": "string", "maxLength": 12}},
+		"required": ["subjective", "objective", "assessment", "plan", "medications", "follow_up"]}`
+	os.WriteFile(filepath.Join(dir, "templates", "note.schema.json"), []byte(bounded), 0o644)
+	n := startNode(t, Config{DataDir: dir, Generator: realEngine(t), DefaultModel: "tiny"})
+	base := n.URL() + "/api/v1"
+	r := do(t, "POST", base+"/docs", "application/json", `{"type": "transcript", "collection": "clinic:a", "content": {"text": "Cough for three days."}}`)
+	src := r.body["id"].(string)
+	r = do(t, "POST", base+"/jobs", "application/json", `{"kind": "note", "input": {"doc_id": "`+src+`"}}`)
+	j := waitJob(t, n, r.body["id"].(string))
+	if j.State != "done" {
+		t.Fatalf("note job: %+v", j)
+	}
+	r = do(t, "GET", base+"/docs/"+j.Result, "", "")
+	c := r.body["content"].(map[string]any)
+	for _, k := range []string{"subjective", "objective", "assessment", "plan", "medications", "follow_up", "provenance", "source"} {
+		if _, ok := c[k]; !ok {
+			t.Fatalf("note lacks %q: %s", k, r.raw)
+		}
+	}
+}
