@@ -192,4 +192,3 @@ func (n *Node) modelSHA256(name string) string {
 	}
 	return n.cfg.ModelSHA256(name)
 }
-
