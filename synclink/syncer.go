@@ -200,6 +200,7 @@ type loop struct {
 	s     *Syncer
 	eng   *sync.Engine
 	conns map[string]*conn // by peer id
+	debug bool             // log every message (Debug level enabled)
 }
 
 // Run owns the engine until ctx ends: it starts the dialers, takes
@@ -214,7 +215,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 		s.running.Store(false)
 		return err
 	}
-	l := &loop{s: s, eng: eng, conns: map[string]*conn{}}
+	l := &loop{s: s, eng: eng, conns: map[string]*conn{}, debug: s.log.Enabled(ctx, slog.LevelDebug)}
 	cancel := s.store.Subscribe(s.notes.push)
 	defer cancel()
 
@@ -287,6 +288,9 @@ func (l *loop) handle(ev event) {
 	case evMsg:
 		if l.conns[c.info.ID] != c {
 			return // a replaced connection's last words
+		}
+		if l.debug {
+			l.s.log.Debug("sync: recv", "from", c.info.ID, "msg", ev.msg.String())
 		}
 		if err := l.eng.Step(c.info.ID, ev.msg); err != nil {
 			l.s.log.Warn("sync: closing connection", "peer", c.info.ID, "err", err)
@@ -361,6 +365,9 @@ func (l *loop) flush(ctx context.Context) {
 			c := l.conns[env.To]
 			if c == nil {
 				continue
+			}
+			if l.debug {
+				l.s.log.Debug("sync: send", "to", env.To, "msg", env.Msg.String())
 			}
 			frame, err := l.s.codec.Encode(env.Msg)
 			if err != nil {

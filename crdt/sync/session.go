@@ -201,6 +201,10 @@ func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
 			}
 		}
 		data = (&wire.SyncMessage{Version: wire.SyncV1, Heads: pm.Heads, Need: pm.Need, Have: pm.Have, Changes: stand}).Encode()
+	} else if pm.Version != wire.SyncV1 {
+		// Current cores send v2 to peers that take it, changes or not; the
+		// 2023 core reads only v1, which is the same without changes.
+		data = (&wire.SyncMessage{Version: wire.SyncV1, Heads: pm.Heads, Need: pm.Need, Have: pm.Have}).Encode()
 	}
 	if _, err := s.ss.ReceiveMessage(data); err != nil {
 		e.discardCopy(d)

@@ -1,0 +1,278 @@
+package syncserver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/automerge/automerge-go"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/outposthq/outpost/crdt"
+	"github.com/outposthq/outpost/synclink"
+)
+
+// interopDir returns ../interop with its npm dependencies installed,
+// running `npm ci` if node_modules is missing.
+func interopDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "interop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatalf("the interop test needs Node.js (node) on PATH to run the real automerge-repo client: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@automerge", "automerge-repo")); err != nil {
+		npm, err := exec.LookPath("npm")
+		if err != nil {
+			t.Fatalf("interop/node_modules is missing and npm is not on PATH to install it (run `npm ci` in %s): %v", dir, err)
+		}
+		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in %s failed: %v\n%s", dir, err, out)
+		}
+	}
+	return dir
+}
+
+// jsClient is an automerge-repo client in a node process (interop/client.mjs).
+type jsClient struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	lines  chan string
+	stderr *bytes.Buffer
+}
+
+func startJS(t *testing.T, dir, url string) *jsClient {
+	t.Helper()
+	cmd := exec.Command("node", "client.mjs", url)
+	cmd.Dir = dir
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &jsClient{t: t, cmd: cmd, in: in, lines: make(chan string, 16), stderr: &bytes.Buffer{}}
+	cmd.Stderr = c.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+	}()
+	t.Cleanup(func() {
+		in.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return c
+}
+
+// do sends one command and returns its one-line reply.
+func (c *jsClient) do(cmd string, timeout time.Duration) string {
+	c.t.Helper()
+	if _, err := fmt.Fprintln(c.in, cmd); err != nil {
+		c.t.Fatalf("js %q: %v\nstderr: %s", cmd, err, c.stderr)
+	}
+	select {
+	case l, ok := <-c.lines:
+		if !ok {
+			c.t.Fatalf("js %q: the client exited\nstderr: %s", cmd, c.stderr)
+		}
+		return l
+	case <-time.After(timeout):
+		c.t.Fatalf("js %q: no answer within %v\nstderr: %s", cmd, timeout, c.stderr)
+	}
+	return ""
+}
+
+func startServer(t *testing.T) *Server {
+	t.Helper()
+	cfg := Config{Data: t.TempDir(), Listen: "127.0.0.1:0"}
+	if os.Getenv("OUTPOST_SYNC_DEBUG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return srv
+}
+
+func token(t *testing.T, srv *Server, collections ...string) string {
+	t.Helper()
+	secret, _, err := srv.Tokens().Create(context.Background(), "test", collections)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// goNode is a Go node: a store and a Syncer dialing the server.
+type goNode struct {
+	store  *crdt.Store
+	syncer *synclink.Syncer
+}
+
+func startNode(t *testing.T, srvURL, tok string, collections ...string) *goNode {
+	t.Helper()
+	st, err := crdt.Open("", crdt.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sy, err := synclink.New(synclink.NewPebbleStore(st), synclink.Options{StorageID: "node-" + t.Name(), Name: "node", Collections: collections})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sy.AddPeer(srvURL, tok)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sy.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	return &goNode{store: st, syncer: sy}
+}
+
+// field reads a root string (or Text) field; "" if absent.
+func field(st *crdt.Store, id crdt.DocID, key string) string {
+	var out string
+	st.View(context.Background(), id, func(d *automerge.Doc, _ crdt.Meta) error {
+		v, err := d.RootMap().Get(key)
+		if err != nil {
+			return nil
+		}
+		switch v.Kind() {
+		case automerge.KindStr:
+			out = v.Str()
+		case automerge.KindText:
+			out, _ = v.Text().Get()
+		}
+		return nil
+	})
+	return out
+}
+
+func waitStore(t *testing.T, st *crdt.Store, what string, cond func() bool) {
+	t.Helper()
+	changed := make(chan struct{}, 1)
+	cancel := st.Subscribe(func(crdt.Meta) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
+	defer cancel()
+	deadline := time.After(30 * time.Second)
+	for !cond() {
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestInteropJS runs the real automerge-repo 2.5 client (Node.js) against
+// the sync server with a Go node on the other side.
+func TestInteropJS(t *testing.T) {
+	dir := interopDir(t)
+	srv := startServer(t)
+	node := startNode(t, srv.URL(), token(t, srv, "clinic:a"), "clinic:a")
+	js := startJS(t, dir, srv.URL()+"?token="+token(t, srv, "clinic:a"))
+
+	// A document created in JavaScript reaches the Go node through the
+	// server, filed under the JS token's only collection.
+	reply := js.do(`create {"title":"from js","count":1}`, 30*time.Second)
+	docURL, ok := strings.CutPrefix(reply, "url ")
+	if !ok {
+		t.Fatalf("create: %s", reply)
+	}
+	id, err := crdt.ParseDocID(docURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStore(t, node.store, "the JS document on the Go node", func() bool { return field(node.store, id, "title") == "from js" })
+	m, err := node.store.Meta(context.Background(), id)
+	if err != nil || m.Collection != "clinic:a" {
+		t.Errorf("node's meta = %+v, %v; want collection clinic:a", m, err)
+	}
+
+	// The node edits it; the JS client sees the edit.
+	if _, err := node.store.Update(context.Background(), id, "", func(d *automerge.Doc) error {
+		return d.RootMap().Set("reply", "from go")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := js.do("wait "+docURL+" reply from go", 30*time.Second); got != "ok" {
+		t.Fatalf("js wait: %s", got)
+	}
+	// And back once more.
+	if got := js.do("set "+docURL+" status done", 30*time.Second); got != "ok" {
+		t.Fatalf("js set: %s", got)
+	}
+	waitStore(t, node.store, "the JS edit on the node", func() bool { return field(node.store, id, "status") == "done" })
+
+	// A document created by the Go node can be opened by URL in JS.
+	gm, err := node.store.Create(context.Background(), "note", "clinic:a", func(d *automerge.Doc) error {
+		return d.RootMap().Set("title", "from the node")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStore(t, srv.Store(), "the node's doc on the server", func() bool { return field(srv.Store(), gm.ID, "title") == "from the node" })
+	if got := js.do("find "+gm.ID.URL(), 30*time.Second); !strings.Contains(got, `"title":"from the node"`) {
+		t.Errorf("js find: %s", got)
+	}
+
+	// A JS client whose token grants another collection cannot open it.
+	other := startJS(t, dir, srv.URL()+"?token="+token(t, srv, "clinic:b"))
+	if got := other.do("find "+docURL, 30*time.Second); !strings.HasPrefix(got, "error") || !strings.Contains(strings.ToLower(got), "unavailable") {
+		t.Errorf("clinic:b client opening a clinic:a doc: %s", got)
+	}
+}
+
+// TestInteropWrongToken: a client with a wrong or missing token is refused
+// at the upgrade.
+func TestInteropWrongToken(t *testing.T) {
+	dir := interopDir(t)
+	srv := startServer(t)
+	for _, url := range []string{srv.URL() + "?token=opt_wrong", srv.URL()} {
+		cmd := exec.Command("node", "probe.mjs", url)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("probe: %v\n%s", err, out)
+		}
+		if got := strings.TrimSpace(string(out)); got != "refused 401" {
+			t.Errorf("%s: %s, want refused 401", url, got)
+		}
+	}
+	cmd := exec.Command("node", "probe.mjs", srv.URL()+"?token="+token(t, srv, "clinic:a"))
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "open" {
+		t.Errorf("probe with a valid token: %s %v", out, err)
+	}
+}
