@@ -21,6 +21,7 @@ func benchmarks() []benchmark {
 	return []benchmark{
 		{"store", "document store appends and loads against raw Pebble and in-memory automerge", runBenchStore},
 		{"whisper", "Whisper on random-weight tiny/base/small: real-time factor, encoder vs ggml matmul GFLOP/s, decoder tok/s", runBenchWhisper},
+		{"llm", "LLM engine vs bare llama.cpp loop (prompt, generation tok/s) and 4 concurrent requests vs 1", runBenchLLM},
 	}
 }
 

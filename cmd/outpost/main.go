@@ -28,6 +28,8 @@ func commands() []command {
 		{"doc", "create, read, list, edit documents on a running node", runDoc},
 		{"jobs", "list, show, cancel and submit jobs on a running node", runJobs},
 		{"transcribe", "transcribe an audio file with a Whisper model", runTranscribe},
+		{"models", "pull, import, list, inspect, remove and generate test models", runModels},
+		{"generate", "generate text with an LLM, streamed to the terminal", runGenerate},
 		{"syncserver", "run a sync server: nodes and automerge-repo clients sync through it", runSyncServer},
 		{"token", "create, list and revoke sync tokens", runToken},
 		{"bench", "run benchmarks and print JSON lines", runBench},
