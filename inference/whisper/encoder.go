@@ -3,6 +3,7 @@ package whisper
 import (
 	"context"
 	"strconv"
+	"sync"
 
 	"github.com/ollama/ollama/ml"
 	"github.com/ollama/ollama/ml/nn"
@@ -25,6 +26,10 @@ type Encoder struct {
 	LNPost                         *nn.LayerNorm
 
 	nMels, nState int
+
+	// The padded-key mask is the same for every window.
+	maskOnce sync.Once
+	mask     []float32
 }
 
 func newEncoder(w *weightGetter, h Hparams) *Encoder {
@@ -76,14 +81,26 @@ func (e *Encoder) ConvForward(ctx ml.Context, mel ml.Tensor) ml.Tensor {
 // ([nFrames, 1, nMels]), after ln_post.
 func (e *Encoder) Forward(ctx ml.Context, mel ml.Tensor) ml.Tensor {
 	x := e.ConvForward(ctx, mel).Add(ctx, e.PosEmb)
+	n := x.Dim(1)
+	pad := sgemmPadding(n)
+	var mask ml.Tensor
+	if pad > 0 {
+		mask = ctx.Input().FromFloats(e.maskFor(n, pad), n+pad, n)
+	}
 	for _, b := range e.Blocks {
-		x = b.Forward(ctx, x)
+		x = b.Forward(ctx, x, mask, pad)
 	}
 	return e.LNPost.Forward(ctx, x, layerNormEps)
 }
 
-// Forward is x + attn(ln(x)), then x + mlp(ln(x)), for x [state, n].
-func (b *EncoderBlock) Forward(ctx ml.Context, x ml.Tensor) ml.Tensor {
+func (e *Encoder) maskFor(n, pad int) []float32 {
+	e.maskOnce.Do(func() { e.mask = paddedKeyMask(n, pad, n) })
+	return e.mask
+}
+
+// Forward is x + attn(ln(x)), then x + mlp(ln(x)), for x [state, n];
+// mask and pad are attend's.
+func (b *EncoderBlock) Forward(ctx ml.Context, x, mask ml.Tensor, pad int) ml.Tensor {
 	nState, n := x.Dim(0), x.Dim(1)
 	nHead := b.Attn.NHead
 	headDim := nState / nHead
@@ -91,7 +108,7 @@ func (b *EncoderBlock) Forward(ctx ml.Context, x ml.Tensor) ml.Tensor {
 	q := b.Attn.Query.Forward(ctx, h).Reshape(ctx, headDim, nHead, n)
 	k := b.Attn.Key.Forward(ctx, h).Reshape(ctx, headDim, nHead, n)
 	vt := b.Attn.Value.Forward(ctx, h).Reshape(ctx, headDim, nHead, n).Permute(ctx, 1, 2, 0, 3).Contiguous(ctx)
-	a := attend(ctx, q, k, vt, nil).Reshape(ctx, nState, n)
+	a := attend(ctx, q, k, vt, mask, pad).Reshape(ctx, nState, n)
 	x = x.Add(ctx, b.Attn.Out.Forward(ctx, a))
 	h = b.MLPLN.Forward(ctx, x, layerNormEps)
 	return x.Add(ctx, b.MLP.Forward(ctx, h))

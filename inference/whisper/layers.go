@@ -60,22 +60,56 @@ func (m MLP) Forward(ctx ml.Context, x ml.Tensor) ml.Tensor {
 //	k:  [headDim, nHead, nKey, nSeq or 1]
 //	vt: [nKey, headDim, nHead, nSeq or 1] (values transposed, so that the
 //	    second product reads contiguous rows)
-//	mask: nil or [nKey, nQuery] f32 of 0 and -Inf
+//	mask: nil or [nKey+padKeys, nQuery] f32 of 0 and -Inf
 //
-// It returns [headDim·nHead, nQuery, nSeq].
-func attend(ctx ml.Context, q, k, vt, mask ml.Tensor) ml.Tensor {
+// padKeys zero keys and values are appended first; the mask must give them
+// -Inf. It returns [headDim·nHead, nQuery, nSeq].
+//
+// This is ggml's non-flash attention (ollama's ScaledDotProductAttention
+// with the mask and scale fused into the softmax); the backend is created
+// with flash attention off, so the values are expected transposed.
+func attend(ctx ml.Context, q, k, vt, mask ml.Tensor, padKeys int) ml.Tensor {
 	headDim, nHead, nQuery, nSeq := q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(3)
-	// Scaling q (nQuery·state values) is cheaper than scaling q·kᵀ, and a
-	// contiguous q lets ggml use its tiled sgemm for long sequences.
-	q = q.Scale(ctx, 1/math.Sqrt(float64(headDim))).Permute(ctx, 0, 2, 1, 3).Contiguous(ctx)
-	kq := k.Permute(ctx, 0, 2, 1, 3).MulmatFullPrec(ctx, q) // [nKey, nQuery, nHead, nSeq]
-	if mask != nil {
-		kq = kq.Add(ctx, mask)
+	if padKeys > 0 {
+		k = k.Pad(ctx, 0, 0, padKeys, 0)
+		vt = vt.Pad(ctx, padKeys, 0, 0, 0)
 	}
-	kq = kq.Softmax(ctx)
-	out := vt.Mulmat(ctx, kq) // [headDim, nQuery, nHead, nSeq]
-	return out.Permute(ctx, 0, 2, 1, 3).Contiguous(ctx, headDim*nHead, nQuery, nSeq)
+	// The attention permutes q to [headDim, nQuery, nHead, nSeq]; giving
+	// it a permuted view of a contiguous copy makes that permutation
+	// contiguous, which ggml's tiled sgemm requires of its right operand.
+	qc := q.Permute(ctx, 0, 2, 1, 3).Contiguous(ctx).Permute(ctx, 0, 2, 1, 3)
+	sdpa := qc.(ml.ScaledDotProductAttention)
+	out := sdpa.ScaledDotProductAttention(ctx, k, vt, mask, nil, nil, 1/math.Sqrt(float64(headDim)), true)
+	return out.Reshape(ctx, headDim*nHead, nQuery, nSeq)
 }
+
+// sgemmPadding returns how many zero keys make nKey a multiple of sgemmK:
+// ggml's tiled sgemm needs the shared dimension of q·kᵀ's successor
+// (probabilities·v, shared dimension nKey) to be one, else it falls back
+// to a dot product per element, 3-4x slower; 1500 audio positions are not.
+func sgemmPadding(nKey int) int {
+	if nKey%sgemmK == 0 {
+		return 0
+	}
+	return sgemmK - nKey%sgemmK
+}
+
+// paddedKeyMask is the [nKey+pad, nQuery] mask that hides pad zero keys.
+func paddedKeyMask(nKey, pad, nQuery int) []float32 {
+	m := make([]float32, (nKey+pad)*nQuery)
+	inf := float32(math.Inf(-1))
+	for i := range nQuery {
+		for j := nKey; j < nKey+pad; j++ {
+			m[i*(nKey+pad)+j] = inf
+		}
+	}
+	return m
+}
+
+// sgemmK is the multiple of the shared dimension that ggml's tiled f32
+// matrix product (llamafile's tinyBLAS, 16 floats per AVX-512 vector)
+// requires.
+const sgemmK = 16
 
 // causalMask returns the [nKey, nQuery] mask for queries at positions
 // past..past+nQuery-1 attending to keys 0..nKey-1.
