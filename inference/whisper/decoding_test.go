@@ -173,3 +173,26 @@ func TestWriteFormats(t *testing.T) {
 		t.Error("unknown format accepted")
 	}
 }
+
+func TestInitialTokens(t *testing.T) {
+	m := &Model{Hparams: Hparams{NTextCtx: 448, NVocab: 51865}, Tokenizer: newTokenizer(nil, 51865)}
+	sp := m.Tokenizer.sp
+	prompt := make([]int, 300)
+	for i := range prompt {
+		prompt[i] = i
+	}
+	task, err := m.newDecodingTask(nil, decodingOptions{multilingual: true, language: "de", translate: true, prompt: prompt, noTimestamps: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// <|startofprev|>, the last 223 prompt tokens, then sot, language, task,
+	// <|notimestamps|>.
+	want := append([]int{sp.sotPrev}, prompt[300-223:]...)
+	want = append(want, sp.sot, sp.sot+1+2, sp.translate, sp.noTimestamps)
+	if !slices.Equal(task.initial, want) || task.sampleBegin != len(want) || task.sotIndex != 224 {
+		t.Errorf("initial %v... (%d), sample begin %d, sot index %d", task.initial[:3], len(task.initial), task.sampleBegin, task.sotIndex)
+	}
+	if _, err := m.newDecodingTask(nil, decodingOptions{multilingual: true, language: "xx"}, nil); err == nil {
+		t.Error("unknown language accepted")
+	}
+}

@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"path/filepath"
 	"strings"
+	"slices"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/outposthq/outpost/inference/audio"
 )
 
 // checkResult checks what holds for any model, random weights included.
@@ -48,7 +52,14 @@ func checkResult(t *testing.T, m *Model, r *Result, duration float64) {
 func TestOracleTranscribe(t *testing.T) {
 	dir := oracleDir(t)
 	m := loadOracleModel(t, dir)
-	samples := readWAV16(t, filepath.Join(dir, "audio.wav"))
+	// The full path: the container decoder, then the engine.
+	samples, info, err := audio.DecodeFile(filepath.Join(dir, "audio.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := readWAV16(t, filepath.Join(dir, "audio.wav")); info.SampleRate != 16000 || !slices.Equal(samples, want) {
+		t.Fatalf("audio.DecodeFile gave %d samples at %d Hz, not the file's int16/32768 values", len(samples), info.SampleRate)
+	}
 	var progress []Progress
 	start := time.Now()
 	r, err := m.Transcribe(t.Context(), samples, Options{
@@ -94,5 +105,80 @@ func TestTranscribeCancel(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestOracleFallbackAndSilence(t *testing.T) {
+	dir := oracleDir(t)
+	m := loadOracleModel(t, dir)
+	samples := readWAV16(t, filepath.Join(dir, "audio_short.wav"))
+	base := Options{MaxTokens: 6, BestOf: 2, WithoutTimestamps: true}
+
+	// A log-probability threshold nothing meets: every temperature is
+	// tried and the last result kept.
+	o := base
+	o.LogProbThreshold = 1
+	o.NoSpeechThreshold = 2
+	r, err := m.Transcribe(t.Context(), samples, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Stats.Decodes != 6 || len(r.Segments) != 1 || r.Segments[0].Temperature != 1 {
+		t.Errorf("fallback: %d decodes, segments %+v", r.Stats.Decodes, r.Segments)
+	}
+
+	// Thresholds that always pass: the greedy result stands.
+	o = base
+	o.LogProbThreshold = math.Inf(-1)
+	o.CompressionRatioThreshold = -1
+	r, err = m.Transcribe(t.Context(), samples, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Stats.Decodes != 1 || r.Segments[0].Temperature != 0 {
+		t.Errorf("no fallback: %d decodes, temperature %v", r.Stats.Decodes, r.Segments[0].Temperature)
+	}
+
+	// Every window looks like silence (no-speech above the threshold and
+	// log probability below): nothing is transcribed.
+	o = base
+	o.Temperatures = []float64{0}
+	o.NoSpeechThreshold = 1e-12
+	o.LogProbThreshold = 1
+	r, err = m.Transcribe(t.Context(), samples, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Segments) != 0 || r.Text != "" {
+		t.Errorf("silence produced %+v", r.Segments)
+	}
+}
+
+func TestOracleLongAudio(t *testing.T) {
+	dir := oracleDir(t)
+	m := loadOracleModel(t, dir)
+	clip := readWAV16(t, filepath.Join(dir, "audio.wav"))
+	var samples []float32
+	for len(samples) < 16000*70 {
+		samples = append(samples, clip...)
+	}
+	var last Progress
+	r, err := m.Transcribe(t.Context(), samples, Options{
+		MaxTokens: 12, Temperatures: []float64{0}, Prompt: "A prompt.",
+		Progress: func(p Progress) { last = p },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, m, r, float64(len(samples))/16000)
+	if r.Stats.Windows < 3 || last.Windows != r.Stats.Windows || last.Seconds != r.Duration || last.WindowsTotal < last.Windows {
+		t.Errorf("%d windows, last progress %+v", r.Stats.Windows, last)
+	}
+	prev := -1
+	for _, s := range r.Segments {
+		if s.Seek < prev || float64(s.Seek)/100 > s.Start+1e-9 {
+			t.Errorf("segment %+v out of order (previous seek %d)", s, prev)
+		}
+		prev = s.Seek
 	}
 }
