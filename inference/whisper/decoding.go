@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // decodingOptions are openai/whisper's DecodingOptions for one window.
@@ -80,6 +81,9 @@ func (m *Model) newDecodingTask(gate Gate, o decodingOptions, suppress []int) (*
 		// precision 30 s / 1500 = 0.02 s; max_initial_timestamp 1.0 s.
 		maxInitTS: 50,
 	}
+	if t.opts.rng == nil {
+		t.opts.rng = rand.New(rand.NewPCG(0, 0))
+	}
 	switch {
 	case o.temperature == 0 && o.beamSize > 1:
 		t.nGroup = o.beamSize
@@ -134,7 +138,7 @@ func (t *decodingTask) run(ctx context.Context, af *audioFeatures) (*decodingRes
 	if t.opts.temperature == 0 && t.opts.beamSize > 1 {
 		search = newBeamSearch(t.opts.beamSize, t.opts.patience, sp.eot)
 	} else {
-		search = &sampler{temperature: t.opts.temperature, eot: sp.eot, rng: t.opts.rng}
+		search = &sampler{temperature: t.opts.temperature, eot: sp.eot}
 	}
 	nCtx := m.Hparams.NTextCtx
 	steps := 0
@@ -156,12 +160,17 @@ func (t *decodingTask) run(ctx context.Context, af *audioFeatures) (*decodingRes
 				rows[s] = logits[s*nv : (s+1)*nv]
 			}
 		}
-		for s := range rows {
-			t.filter(rows[s], tokens[s])
+		infos := make([]rowInfo, len(rows))
+		for s := range infos {
+			infos[s].u = t.opts.rng.Float64() // drawn in order: reproducible
 		}
+		parallel(len(rows), func(s int) {
+			infos[s].lse = t.filter(rows[s], tokens[s])
+			search.prepare(rows[s], &infos[s])
+		})
 		var completed bool
 		var src []int
-		tokens, src, completed = search.update(tokens, rows, sum)
+		tokens, src, completed = search.update(tokens, rows, infos, sum)
 		if src != nil {
 			if err := m.reorder(ctx, t.gate, kv, src); err != nil {
 				return nil, err
@@ -194,9 +203,10 @@ func (t *decodingTask) run(ctx context.Context, af *audioFeatures) (*decodingRes
 	}, nil
 }
 
-// filter applies openai/whisper's logit filters to one sequence's logits:
-// SuppressBlank, SuppressTokens and ApplyTimestampRules.
-func (t *decodingTask) filter(logits []float32, seq []int) {
+// filter applies openai/whisper's logit filters to one sequence's logits
+// (SuppressBlank, SuppressTokens and ApplyTimestampRules) and returns the
+// log-sum-exp of the filtered logits, computed in one pass.
+func (t *decodingTask) filter(logits []float32, seq []int) float64 {
 	sp := t.m.Tokenizer.sp
 	ninf := float32(math.Inf(-1))
 	sampled := seq[t.sampleBegin:]
@@ -210,7 +220,7 @@ func (t *decodingTask) filter(logits []float32, seq []int) {
 		logits[id] = ninf
 	}
 	if t.opts.noTimestamps {
-		return
+		return logSumExp(logits)
 	}
 	tb := sp.timestampBegin
 	logits[sp.noTimestamps] = ninf
@@ -246,16 +256,34 @@ func (t *decodingTask) filter(logits []float32, seq []int) {
 		}
 	}
 	// If the timestamps together are likelier than any text token, the
-	// next token must be a timestamp.
-	lse := logSumExp(logits)
-	tsLogProb := logSumExp(logits[tb:]) - lse
-	maxText := math.Inf(-1)
-	for _, v := range logits[:tb] {
-		maxText = max(maxText, float64(v))
-	}
-	if tsLogProb > maxText-lse {
+	// next token must be a timestamp: log Σ p(timestamps) > max log p(text)
+	// compares the same way before normalisation.
+	lseText, maxText := logSumExpMax(logits[:tb])
+	lseTS, _ := logSumExpMax(logits[tb:])
+	if lseTS > maxText {
 		fill(logits[:tb], ninf)
+		return lseTS
 	}
+	return logAddExp(lseText, lseTS)
+}
+
+// parallel runs f(0..n-1), concurrently when n > 1: the rows of a beam or
+// best-of group are independent, and the CPU is otherwise idle between
+// two decoder graphs.
+func parallel(n int, f func(int)) {
+	if n == 1 {
+		f(0)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(i)
+		}()
+	}
+	wg.Wait()
 }
 
 func fill(s []float32, v float32) {
@@ -266,18 +294,37 @@ func fill(s []float32, v float32) {
 
 // logSumExp is log Σ exp(x) in float64.
 func logSumExp(x []float32) float64 {
-	mx := math.Inf(-1)
+	lse, _ := logSumExpMax(x)
+	return lse
+}
+
+// logSumExpMax returns log Σ exp(x) and max(x).
+func logSumExpMax(x []float32) (float64, float64) {
+	mx := float32(math.Inf(-1))
 	for _, v := range x {
-		mx = max(mx, float64(v))
+		mx = max(mx, v)
 	}
-	if math.IsInf(mx, -1) {
-		return mx
+	if math.IsInf(float64(mx), -1) {
+		return float64(mx), float64(mx)
 	}
 	var s float64
 	for _, v := range x {
-		s += math.Exp(float64(v) - mx)
+		if v != float32(math.Inf(-1)) {
+			s += math.Exp(float64(v - mx))
+		}
 	}
-	return mx + math.Log(s)
+	return float64(mx) + math.Log(s), float64(mx)
+}
+
+func logAddExp(a, b float64) float64 {
+	if math.IsInf(a, -1) {
+		return b
+	}
+	if math.IsInf(b, -1) {
+		return a
+	}
+	mx := max(a, b)
+	return mx + math.Log(math.Exp(a-mx)+math.Exp(b-mx))
 }
 
 // softmaxAt returns softmax(x)[i].

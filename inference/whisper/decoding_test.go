@@ -99,13 +99,21 @@ func TestBeamSearch(t *testing.T) {
 	tokens := [][]int{{0}, {0}}
 	sum := make([]float64, 2)
 	// Both beams start equal: the duplicate continuations count once.
-	tokens, src, done := b.update(tokens, [][]float32{row(1, 2, 3), row(1, 2, 3)}, sum)
+	step := func(rows ...[]float32) ([][]int, []int, bool) {
+		infos := make([]rowInfo, len(rows))
+		for i, r := range rows {
+			infos[i].lse = logSumExp(r)
+			b.prepare(r, &infos[i])
+		}
+		return b.update(tokens, rows, infos, sum)
+	}
+	tokens, src, done := step(row(1, 2, 3), row(1, 2, 3))
 	if done || len(tokens) != 2 || tokens[0][1] != 1 || tokens[1][1] != 2 || len(src) != 2 {
 		t.Fatalf("step 1: tokens %v src %v", tokens, src)
 	}
 	// Beam 0's best continuation ends it; the two best unfinished
 	// continuations fill the beams before beam 1's end is reached.
-	tokens, _, done = b.update(tokens, [][]float32{row(eot, 4), row(5, eot)}, sum)
+	tokens, _, done = step(row(eot, 4), row(5, eot))
 	if done || len(b.finished) != 1 || !slices.Equal(tokens[0], []int{0, 1, 4}) || !slices.Equal(tokens[1], []int{0, 2, 5}) {
 		t.Fatalf("step 2: finished %v done %v", b.finished, done)
 	}
@@ -123,7 +131,12 @@ func TestSampler(t *testing.T) {
 	tokens := [][]int{{0}, {3}}
 	sum := []float64{0, 0}
 	l := []float32{0, 5, 1, 2}
-	tokens, _, done := s.update(tokens, [][]float32{slices.Clone(l), slices.Clone(l)}, sum)
+	infos := make([]rowInfo, 2)
+	for i := range infos {
+		infos[i].lse = logSumExp(l)
+		s.prepare(l, &infos[i])
+	}
+	tokens, _, done := s.update(tokens, [][]float32{l, l}, infos, sum)
 	if tokens[0][1] != 1 || tokens[1][1] != 3 || done || sum[1] != 0 || sum[0] >= 0 {
 		t.Errorf("tokens %v sum %v", tokens, sum)
 	}
@@ -194,5 +207,30 @@ func TestInitialTokens(t *testing.T) {
 	}
 	if _, err := m.newDecodingTask(nil, decodingOptions{multilingual: true, language: "xx"}, nil); err == nil {
 		t.Error("unknown language accepted")
+	}
+}
+
+func TestFilterLogSumExp(t *testing.T) {
+	task := testTask(false)
+	tb := task.m.Tokenizer.sp.timestampBegin
+	for _, seq := range [][]int{{1}, {1, 300}, {1, tb + 5, 300}, {1, tb + 5}} {
+		l := make([]float32, 51864)
+		for i := range l {
+			l[i] = float32(math.Sin(float64(i)))
+		}
+		l[tb+40] = 9
+		got := task.filter(l, seq)
+		if want := logSumExp(l); math.Abs(got-want) > 1e-9 {
+			t.Errorf("seq %v: filter lse %v, recomputed %v", seq, got, want)
+		}
+	}
+	var sm sampler
+	sm.temperature = 1
+	l := []float32{0, float32(math.Log(3))}
+	if got := sm.sample(l, 0.2); got != 0 {
+		t.Errorf("u=0.2 picked %d", got)
+	}
+	if got := sm.sample(l, 0.3); got != 1 {
+		t.Errorf("u=0.3 picked %d", got)
 	}
 }

@@ -2,7 +2,6 @@ package whisper
 
 import (
 	"math"
-	"math/rand/v2"
 	"slices"
 	"sort"
 )
@@ -10,14 +9,25 @@ import (
 // searcher picks the next token of every sequence of a group, as
 // openai/whisper's TokenDecoder does.
 type searcher interface {
+	// prepare does the per-row work that needs no other row (called
+	// concurrently for the rows of a group).
+	prepare(logits []float32, info *rowInfo)
 	// update appends one token to each sequence, adding its log
 	// probability to sum. It returns the new sequences, the index of the
 	// sequence each continues (nil when each continues itself), and
 	// whether decoding is complete.
-	update(tokens [][]int, logits [][]float32, sum []float64) (next [][]int, src []int, done bool)
+	update(tokens [][]int, logits [][]float32, infos []rowInfo, sum []float64) (next [][]int, src []int, done bool)
 	// finalize returns the candidate sequences (each ending with EOT) and
 	// their summed log probabilities.
 	finalize(tokens [][]int, sum []float64) ([][]int, []float64)
+}
+
+// rowInfo carries one row's precomputed values from prepare to update.
+type rowInfo struct {
+	lse  float64 // log-sum-exp of the filtered logits
+	u    float64 // uniform random number for sampling
+	pick int     // sampler: the chosen token
+	top  []int   // beam search: the best continuations
 }
 
 // sampler is GreedyDecoder: argmax at temperature 0, else sampling from
@@ -25,23 +35,25 @@ type searcher interface {
 type sampler struct {
 	temperature float64
 	eot         int
-	rng         *rand.Rand
 }
 
-func (s *sampler) update(tokens [][]int, logits [][]float32, sum []float64) ([][]int, []int, bool) {
+func (s *sampler) prepare(row []float32, info *rowInfo) {
+	if s.temperature == 0 {
+		info.pick = argmax(row)
+	} else {
+		info.pick = s.sample(row, info.u)
+	}
+}
+
+func (s *sampler) update(tokens [][]int, logits [][]float32, infos []rowInfo, sum []float64) ([][]int, []int, bool) {
 	done := true
 	for i, row := range logits {
-		var next int
-		if s.temperature == 0 || s.rng == nil {
-			next = argmax(row)
-		} else {
-			next = s.sample(row)
-		}
+		next := infos[i].pick
 		seq := tokens[i]
 		if seq[len(seq)-1] == s.eot {
 			next = s.eot
 		} else {
-			sum[i] += float64(row[next]) - logSumExp(row)
+			sum[i] += float64(row[next]) - infos[i].lse
 		}
 		tokens[i] = append(seq, next)
 		done = done && next == s.eot
@@ -49,8 +61,8 @@ func (s *sampler) update(tokens [][]int, logits [][]float32, sum []float64) ([][
 	return tokens, nil, done
 }
 
-// sample draws from softmax(row / temperature).
-func (s *sampler) sample(row []float32) int {
+// sample draws from softmax(row / temperature), u being uniform in [0, 1).
+func (s *sampler) sample(row []float32, u float64) int {
 	mx := math.Inf(-1)
 	for _, v := range row {
 		mx = max(mx, float64(v))
@@ -61,7 +73,7 @@ func (s *sampler) sample(row []float32) int {
 		p[i] = math.Exp((float64(v) - mx) / s.temperature)
 		total += p[i]
 	}
-	r := s.rng.Float64() * total
+	r := u * total
 	for i, w := range p {
 		if r < w {
 			return i
@@ -109,7 +121,11 @@ func newBeamSearch(beamSize int, patience float64, eot int) *beamSearch {
 	return &beamSearch{beamSize: beamSize, maxCandidates: max(1, int(math.Round(float64(beamSize)*patience))), eot: eot}
 }
 
-func (b *beamSearch) update(tokens [][]int, logits [][]float32, sum []float64) ([][]int, []int, bool) {
+func (b *beamSearch) prepare(row []float32, info *rowInfo) {
+	info.top = topK(row, b.beamSize+1)
+}
+
+func (b *beamSearch) update(tokens [][]int, logits [][]float32, infos []rowInfo, sum []float64) ([][]int, []int, bool) {
 	// Step 1: every beam's top beamSize+1 continuations. Identical
 	// sequences (the beams start equal) count once, keeping the first
 	// position and the last source, like the reference's dict.
@@ -117,10 +133,9 @@ func (b *beamSearch) update(tokens [][]int, logits [][]float32, sum []float64) (
 	var srcs []int
 	index := map[string]int{}
 	for j, row := range logits {
-		lse := logSumExp(row)
-		for _, tok := range topK(row, b.beamSize+1) {
+		for _, tok := range infos[j].top {
 			seq := append(slices.Clone(tokens[j]), tok)
-			c := candidate{seq, sum[j] + float64(row[tok]) - lse}
+			c := candidate{seq, sum[j] + float64(row[tok]) - infos[j].lse}
 			key := seqKey(seq)
 			if at, ok := index[key]; ok {
 				cands[at], srcs[at] = c, j
