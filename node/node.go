@@ -15,6 +15,7 @@ import (
 	"github.com/outposthq/outpost/crdt/verify"
 	"github.com/outposthq/outpost/inference/prompts"
 	"github.com/outposthq/outpost/inference/registry"
+	"github.com/outposthq/outpost/inference/whisper"
 	"github.com/outposthq/outpost/node/jobs"
 	"github.com/outposthq/outpost/web"
 )
@@ -40,6 +41,16 @@ type Config struct {
 	// Generator runs language models for note, diagnose and maintenance
 	// jobs and /v1/chat/completions; nil disables them.
 	Generator Generator
+	// Speech transcribes audio for /v1/audio/transcriptions and transcribe
+	// jobs; nil disables them.
+	Speech Transcriber
+	// DefaultSpeechModel is used when a request names no (or OpenAI's) model.
+	DefaultSpeechModel string
+	// SpeechDefaults are the decoding options requests start from (the
+	// zero value is openai/whisper's defaults).
+	SpeechDefaults whisper.Options
+	// MaxAudioBytes bounds an audio upload (default 512 MiB).
+	MaxAudioBytes int64
 	// Models is the node's model registry (listed by /v1/models).
 	Models *registry.Registry
 	// DefaultModel is used by jobs that name no model.
@@ -59,6 +70,7 @@ type Node struct {
 	verifier *verify.Verifier
 	jobs     *jobs.Queue
 	gen      Generator
+	speech   Transcriber
 	prompts  *prompts.Set
 	echo     *echo.Echo
 	ln       net.Listener
@@ -78,6 +90,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.MaxDocBytes <= 0 {
 		cfg.MaxDocBytes = 8 << 20
+	}
+	if cfg.MaxAudioBytes <= 0 {
+		cfg.MaxAudioBytes = 512 << 20
 	}
 	v, err := verify.New(verify.Options{})
 	if err != nil {
@@ -104,13 +119,17 @@ func New(cfg Config) (*Node, error) {
 		v.Close()
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, store: store, verifier: v, ln: ln, started: time.Now(), gen: cfg.Generator, prompts: ps}
+	n := &Node{cfg: cfg, log: cfg.Logger, store: store, verifier: v, ln: ln, started: time.Now(), gen: cfg.Generator, prompts: ps, speech: cfg.Speech}
 	jopts := cfg.Jobs
 	jopts.Logger = cfg.Logger.With("component", "jobs")
+	if jopts.Lanes == nil {
+		jopts.Lanes = map[string]int{"short": 1}
+	}
 	n.jobs = jobs.New(store.DB(), jopts)
 	for kind, e := range n.structuredKinds() {
 		n.jobs.Register(kind, e)
 	}
+	n.jobs.Register("transcribe", transcribeExec{n})
 	for kind, mk := range cfg.Executors {
 		n.jobs.Register(kind, mk(n))
 	}
@@ -192,6 +211,7 @@ func (n *Node) routes() *echo.Echo {
 	n.jobRoutes(api)
 	api.GET("/node", n.getNodeInfo)
 	n.openAIRoutes(e)
+	n.speechRoutes(e, api)
 	web.Mount(e)
 	return e
 }

@@ -7,8 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
+	"github.com/outposthq/outpost/inference/llm"
+	"github.com/outposthq/outpost/inference/registry"
+	"github.com/outposthq/outpost/inference/speech"
 	"github.com/outposthq/outpost/node"
 )
 
@@ -20,7 +24,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		data     = fs.String("data", "./data", "data directory (created if missing)")
 		listen   = fs.String("listen", "127.0.0.1:7420", "HTTP listen address for the API and dashboard")
 		name     = fs.String("name", host, "node name, shown to people and peers and recorded on results")
-		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
+		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
+		model       = fs.String("model", "", "default language model for note, diagnose and maintenance jobs (a name from 'outpost models list')")
+		speechModel = fs.String("speech-model", "", "default Whisper model for transcription")
+		threads     = fs.Int("threads", 0, "CPU threads for inference (default: all cores)")
+		memory      = fs.String("memory", "", "memory budget for loaded language models, e.g. 6GiB (default: 3/4 of RAM)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: outpost node [flags]\n\nRuns a node: document store, HTTP API and dashboard.\n\nflags:")
@@ -36,12 +44,73 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	n, err := node.New(node.Config{DataDir: *data, Listen: *listen, Name: *name, Logger: logger})
+	budget, err := parseBytes(*memory)
+	if err != nil {
+		return fmt.Errorf("--memory: %w", err)
+	}
+	reg, err := openRegistry(*data)
+	if err != nil {
+		return err
+	}
+	// Models are looked up by name in the data dir's registry, each engine
+	// only accepting its own kind.
+	resolve := func(kind registry.Kind) func(string) (string, error) {
+		return func(name string) (string, error) {
+			e, err := reg.Get(name)
+			if err != nil {
+				return "", err
+			}
+			if e.Kind != kind {
+				return "", fmt.Errorf("model %q is a %s model, not %s", name, e.Kind, kind)
+			}
+			return e.Path, nil
+		}
+	}
+	engine := llm.New(llm.Options{Threads: *threads, MemoryBudget: budget, Logger: logger.With("component", "llm"), Resolve: resolve(registry.KindLLM)})
+	defer engine.Close()
+	stt := speech.New(speech.Options{Threads: *threads, ModelPath: resolve(registry.KindWhisper), Logger: logger.With("component", "speech")})
+	defer stt.Close()
+	n, err := node.New(node.Config{
+		DataDir: *data, Listen: *listen, Name: *name, Logger: logger,
+		Generator: engine, DefaultModel: *model, Models: reg,
+		Speech: stt, DefaultSpeechModel: *speechModel,
+		ModelSHA256: func(name string) string {
+			e, err := reg.Get(name)
+			if err != nil {
+				return ""
+			}
+			return e.SHA256
+		},
+	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "outpost node %q: dashboard and API at %s (data in %s)\n", *name, n.URL(), *data)
 	return n.Run(ctx)
+}
+
+// parseBytes reads sizes such as 512MiB, 6GiB, 6G or plain bytes.
+func parseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"TIB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}}
+	u := strings.ToUpper(strings.TrimSpace(s))
+	mult := 1.0
+	for _, x := range units {
+		if strings.HasSuffix(u, x.suffix) {
+			u, mult = strings.TrimSpace(strings.TrimSuffix(u, x.suffix)), x.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(u, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("bad size %q (e.g. 6GiB)", s)
+	}
+	return int64(v * mult), nil
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
