@@ -21,9 +21,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	host, _ := os.Hostname()
 	var (
-		data     = fs.String("data", "./data", "data directory (created if missing)")
-		listen   = fs.String("listen", "127.0.0.1:7420", "HTTP listen address for the API and dashboard")
-		name     = fs.String("name", host, "node name, shown to people and peers and recorded on results")
+		data        = fs.String("data", "./data", "data directory (created if missing)")
+		listen      = fs.String("listen", "127.0.0.1:7420", "HTTP listen address for the API and dashboard")
+		name        = fs.String("name", host, "node name, shown to people and peers and recorded on results")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
 		model       = fs.String("model", "", "default language model for note, diagnose and maintenance jobs (a name from 'outpost models list')")
 		speechModel = fs.String("speech-model", "", "default Whisper model for transcription")
