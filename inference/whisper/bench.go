@@ -57,8 +57,8 @@ func (m *Model) MatmulBaseline(ctx context.Context, reps int) (float64, time.Dur
 		cols2 := in.FromFloats(random(3*a*t), 3*a, t)
 		e := m.Encoder
 		outs := []ml.Tensor{
-			cols1.Mulmat(g, e.Conv1W.Cast(g, ml.DTypeF32).Reshape(g, 3*h.NMels, a)),
-			cols2.Mulmat(g, e.Conv2W.Cast(g, ml.DTypeF32).Reshape(g, 3*a, a)),
+			cols1.Mulmat(g, e.conv1F32.Reshape(g, 3*h.NMels, a)),
+			cols2.Mulmat(g, e.conv2F32.Reshape(g, 3*a, a)),
 		}
 		for _, b := range e.Blocks {
 			at := b.Attn

@@ -3,7 +3,6 @@ package whisper
 import (
 	"context"
 	"strconv"
-	"sync"
 
 	"github.com/ollama/ollama/ml"
 	"github.com/ollama/ollama/ml/nn"
@@ -27,9 +26,10 @@ type Encoder struct {
 
 	nMels, nState int
 
-	// The padded-key mask is the same for every window.
-	maskOnce sync.Once
-	mask     []float32
+	// Made once by prepare.
+	conv1F32, conv2F32 ml.Tensor
+	keyMask            ml.Tensor // [1500+keyPad, 1500]
+	keyPad             int
 }
 
 func newEncoder(w *weightGetter, h Hparams) *Encoder {
@@ -53,15 +53,12 @@ func newEncoder(w *weightGetter, h Hparams) *Encoder {
 }
 
 // conv1d is a kernel-3, padding-1 convolution done as a height-1 conv2d
-// (im2col + matrix product in ggml), plus bias and exact GELU.
+// (im2col + matrix product in ggml), plus bias and exact GELU. w is the
+// f32 kernel [3, in, out]: an f16 kernel would make im2col round the input
+// to f16 (rel 3e-4 at the conv output), and the kernels are small.
 //
 //	x: [time, 1, in] → [time/stride, 1, out]
 func conv1d(ctx ml.Context, x, w, b ml.Tensor, stride int) ml.Tensor {
-	if w.DType() != ml.DTypeF32 {
-		// An f16 kernel makes im2col round the input to f16 (rel 3e-4 at
-		// the conv output); the kernels are small, so compute in f32.
-		w = w.Cast(ctx, ml.DTypeF32)
-	}
 	kernel := w.Reshape(ctx, w.Dim(0), 1, w.Dim(1), w.Dim(2))
 	y := kernel.Conv2D(ctx, x, stride, 1, 1, 0, 1, 1)
 	y = y.Add(ctx, b.Reshape(ctx, 1, 1, b.Dim(1)))
@@ -71,8 +68,8 @@ func conv1d(ctx ml.Context, x, w, b ml.Tensor, stride int) ml.Tensor {
 // ConvForward applies both convolutions to mel ([nFrames, 1, nMels]) and
 // returns [state, 1500] before the positional embedding.
 func (e *Encoder) ConvForward(ctx ml.Context, mel ml.Tensor) ml.Tensor {
-	x := conv1d(ctx, mel, e.Conv1W, e.Conv1B, 1)
-	x = conv1d(ctx, x, e.Conv2W, e.Conv2B, 2)
+	x := conv1d(ctx, mel, e.conv1F32, e.Conv1B, 1)
+	x = conv1d(ctx, x, e.conv2F32, e.Conv2B, 2)
 	// [1500, 1, state] → [state, 1500]: each audio position becomes a column.
 	return x.Reshape(ctx, x.Dim(0), e.nState).Permute(ctx, 1, 0, 2, 3).Contiguous(ctx)
 }
@@ -81,21 +78,26 @@ func (e *Encoder) ConvForward(ctx ml.Context, mel ml.Tensor) ml.Tensor {
 // ([nFrames, 1, nMels]), after ln_post.
 func (e *Encoder) Forward(ctx ml.Context, mel ml.Tensor) ml.Tensor {
 	x := e.ConvForward(ctx, mel).Add(ctx, e.PosEmb)
-	n := x.Dim(1)
-	pad := sgemmPadding(n)
-	var mask ml.Tensor
-	if pad > 0 {
-		mask = ctx.Input().FromFloats(e.maskFor(n, pad), n+pad, n)
-	}
 	for _, b := range e.Blocks {
-		x = b.Forward(ctx, x, mask, pad)
+		x = b.Forward(ctx, x, e.keyMask, e.keyPad)
 	}
 	return e.LNPost.Forward(ctx, x, layerNormEps)
 }
 
-func (e *Encoder) maskFor(n, pad int) []float32 {
-	e.maskOnce.Do(func() { e.mask = paddedKeyMask(n, pad, n) })
-	return e.mask
+// prepare computes, once per model, what every window's graph shares: the
+// f32 conv kernels and the mask hiding the keys padded for ggml's sgemm.
+func (e *Encoder) prepare(ctx context.Context, m *Model, static ml.Context) error {
+	in := static.Input()
+	e.conv1F32 = in.Empty(ml.DTypeF32, e.Conv1W.Shape()...)
+	e.conv2F32 = in.Empty(ml.DTypeF32, e.Conv2W.Shape()...)
+	e.keyPad = sgemmPadding(nAudioCtx)
+	if e.keyPad > 0 {
+		e.keyMask = in.FromFloats(paddedKeyMask(nAudioCtx, e.keyPad, nAudioCtx), nAudioCtx+e.keyPad, nAudioCtx)
+	}
+	g := m.backend.NewContext()
+	defer g.Close()
+	outs := []ml.Tensor{e.Conv1W.Cast(g, ml.DTypeF32).Copy(g, e.conv1F32), e.Conv2W.Cast(g, ml.DTypeF32).Copy(g, e.conv2F32)}
+	return m.compute(ctx, nil, g, outs, func() {})
 }
 
 // Forward is x + attn(ln(x)), then x + mlp(ln(x)), for x [state, n];

@@ -39,6 +39,8 @@ type Model struct {
 	backend ml.Backend
 	// kvType is the element type of the attention caches.
 	kvType ml.DType
+	// static owns tensors computed once at load (see Encoder.prepare).
+	static ml.Context
 	// computeMu serializes Compute and the reading of its outputs: ggml's
 	// scheduler reuses one compute buffer for every graph of the backend.
 	computeMu sync.Mutex
@@ -116,6 +118,11 @@ func Load(ctx context.Context, path string, opts LoadOptions) (m *Model, err err
 		b.Close()
 		return nil, w.err
 	}
+	m.static = b.NewContextSize(8)
+	if err := m.Encoder.prepare(ctx, m, m.static); err != nil {
+		m.Close()
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -124,6 +131,9 @@ func (m *Model) Close() {
 	m.closeOnce.Do(func() {
 		m.computeMu.Lock()
 		defer m.computeMu.Unlock()
+		if m.static != nil {
+			m.static.Close()
+		}
 		m.backend.Close()
 	})
 }
