@@ -25,8 +25,11 @@ type Options struct {
 	// MaxLoaded caps the models kept in memory; the least recently used
 	// idle one is unloaded to make room (default 2).
 	MaxLoaded int
-	// TempDir is passed to whisper.Load.
-	TempDir string
+	// CacheDir keeps each model's GGUF copy between loads (recommended:
+	// a directory under the node's data directory); without it every load
+	// writes a temporary copy to TempDir (see whisper.LoadOptions).
+	CacheDir string
+	TempDir  string
 	Logger  *slog.Logger
 	// OnUnload, if set, is called after a model is unloaded.
 	OnUnload func(name string)
@@ -165,7 +168,7 @@ func (s *Service) load(e *entry) {
 		err = fmt.Errorf("speech: model %q: %w", e.name, perr)
 	} else {
 		start := time.Now()
-		model, err = whisper.Load(s.ctx, path, whisper.LoadOptions{Threads: s.opts.Threads, TempDir: s.opts.TempDir})
+		model, err = whisper.Load(s.ctx, path, whisper.LoadOptions{Threads: s.opts.Threads, TempDir: s.opts.TempDir, CacheDir: s.opts.CacheDir})
 		if err == nil {
 			s.log.Info("whisper model loaded", "model", e.name, "size", model.Hparams.SizeName(),
 				"type", model.Hparams.FileType(), "elapsed", time.Since(start).Round(time.Millisecond))

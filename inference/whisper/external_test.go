@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/outposthq/outpost/inference/whisper"
 	"github.com/outposthq/outpost/inference/whisper/whispertest"
@@ -145,5 +146,46 @@ func TestQ8Model(t *testing.T) {
 	tr, err := m.Transcribe(t.Context(), samples, whisper.Options{Language: "German", Translate: true, MaxTokens: 4, Temperatures: []float64{0}, WithoutTimestamps: true})
 	if err != nil || tr.Task != "translate" || tr.Language != "de" {
 		t.Errorf("translate: %+v %v", tr, err)
+	}
+}
+
+func TestLoadCache(t *testing.T) {
+	path := writeSmall(t, whispertest.Small())
+	cache := t.TempDir()
+	load := func() {
+		t.Helper()
+		m, err := whisper.Load(t.Context(), path, whisper.LoadOptions{Threads: 1, CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+	}
+	entries := func() []os.DirEntry {
+		t.Helper()
+		e, err := os.ReadDir(cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	load()
+	first := entries()
+	if len(first) != 1 || !strings.HasSuffix(first[0].Name(), ".gguf") {
+		t.Fatalf("cache holds %v", first)
+	}
+	info1, _ := first[0].Info()
+	load()
+	again := entries()
+	if info2, _ := again[0].Info(); len(again) != 1 || !info2.ModTime().Equal(info1.ModTime()) {
+		t.Errorf("second load rewrote the cache: %v", again)
+	}
+	// A changed model file replaces its cached copy.
+	future := time.Now().Add(time.Hour)
+	if err := os.Chtimes(path, future, future); err != nil {
+		t.Fatal(err)
+	}
+	load()
+	if now := entries(); len(now) != 1 || now[0].Name() == first[0].Name() {
+		t.Errorf("cache after change: %v (was %v)", now, first)
 	}
 }

@@ -2,6 +2,8 @@ package whisper
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +24,9 @@ type LoadOptions struct {
 	// TempDir receives the transient GGUF copy of the weights that ggml's
 	// loader reads (default: beside the model file, else os.TempDir()).
 	TempDir string
+	// CacheDir, if set, keeps the GGUF copy for later loads of the same
+	// file (keyed by its path, size and modification time).
+	CacheDir string
 	// Progress, if set, is called with the fraction of weights loaded.
 	Progress func(float32)
 }
@@ -52,31 +57,19 @@ type Model struct {
 // and loads its weights into ggml.
 //
 // ggml's loader (ollama's ml backend) reads GGUF, so the tensors are first
-// copied into a temporary GGUF file with the same names, shapes and types
-// (no conversion of the data); it is removed once loaded.
+// copied into a GGUF file with the same names, shapes and types (no
+// conversion of the data): a temporary one removed once loaded, or one kept
+// in LoadOptions.CacheDir for the next load.
 func Load(ctx context.Context, path string, opts LoadOptions) (m *Model, err error) {
 	f, err := OpenFile(path)
 	if err != nil {
 		return nil, err
 	}
-	src, err := os.Open(path)
+	gguf, cleanup, err := ggufFor(path, f, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close()
-
-	tmp, err := createTemp(opts.TempDir, filepath.Dir(path))
-	if err != nil {
-		return nil, fmt.Errorf("whisper: temporary GGUF: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := writeGGUF(tmp, f, src); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("whisper: writing temporary GGUF: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
+	defer cleanup()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -91,7 +84,7 @@ func Load(ctx context.Context, path string, opts LoadOptions) (m *Model, err err
 			m, err = nil, fmt.Errorf("whisper: loading %s: %v", filepath.Base(path), r)
 		}
 	}()
-	b, err := ml.NewBackend(tmp.Name(), ml.BackendParams{
+	b, err := ml.NewBackend(gguf, ml.BackendParams{
 		AllocMemory:    true,
 		NumThreads:     threads,
 		FlashAttention: ml.FlashAttentionDisabled,
@@ -143,6 +136,86 @@ func (m *Model) Multilingual() bool { return m.Hparams.Multilingual() }
 
 // RandomWeights reports whether the file was written with random weights.
 func (m *Model) RandomWeights() bool { return m.random }
+
+// ggufFor returns a GGUF copy of the model at path and a function to call
+// once it has been loaded.
+func ggufFor(path string, f *File, opts LoadOptions) (string, func(), error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return "", nil, err
+	}
+	defer src.Close()
+	noop := func() {}
+
+	if opts.CacheDir != "" {
+		st, err := src.Stat()
+		if err != nil {
+			return "", nil, err
+		}
+		abs, _ := filepath.Abs(path)
+		who := sha256.Sum256([]byte(abs))
+		ver := sha256.Sum256(fmt.Appendf(nil, "%d %d %d", ggufLayoutVersion, st.Size(), st.ModTime().UnixNano()))
+		prefix := "whisper-" + hex.EncodeToString(who[:8]) + "-"
+		cached := filepath.Join(opts.CacheDir, prefix+hex.EncodeToString(ver[:8])+".gguf")
+		if _, err := os.Stat(cached); err == nil {
+			return cached, noop, nil
+		}
+		if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+			return "", nil, err
+		}
+		tmp, err := os.CreateTemp(opts.CacheDir, ".whisper-*.tmp")
+		if err != nil {
+			return "", nil, err
+		}
+		if err := writeGGUFFile(tmp, f, src, true); err != nil {
+			os.Remove(tmp.Name())
+			return "", nil, err
+		}
+		// Complete or absent: a crash never leaves a partial cache entry.
+		if err := os.Rename(tmp.Name(), cached); err != nil {
+			os.Remove(tmp.Name())
+			return "", nil, err
+		}
+		// Older copies of this path (the file has changed) are stale.
+		old, _ := filepath.Glob(filepath.Join(opts.CacheDir, prefix+"*.gguf"))
+		for _, o := range old {
+			if o != cached {
+				os.Remove(o)
+			}
+		}
+		return cached, noop, nil
+	}
+
+	tmp, err := createTemp(opts.TempDir, filepath.Dir(path))
+	if err != nil {
+		return "", nil, fmt.Errorf("whisper: temporary GGUF: %w", err)
+	}
+	if err := writeGGUFFile(tmp, f, src, false); err != nil {
+		os.Remove(tmp.Name())
+		return "", nil, err
+	}
+	return tmp.Name(), func() { os.Remove(tmp.Name()) }, nil
+}
+
+// ggufLayoutVersion changes whenever writeGGUF writes differently, so that
+// cached copies from an older version are not used.
+const ggufLayoutVersion = 1
+
+// writeGGUFFile writes and closes dst, syncing it first if it is to
+// outlive this process.
+func writeGGUFFile(dst *os.File, f *File, src io.ReaderAt, durable bool) error {
+	if err := writeGGUF(dst, f, src); err != nil {
+		dst.Close()
+		return fmt.Errorf("whisper: writing GGUF copy: %w", err)
+	}
+	if durable {
+		if err := dst.Sync(); err != nil {
+			dst.Close()
+			return err
+		}
+	}
+	return dst.Close()
+}
 
 func createTemp(dir, modelDir string) (*os.File, error) {
 	if dir != "" {
