@@ -30,7 +30,7 @@ type Options struct {
 	// writes a temporary copy to TempDir (see whisper.LoadOptions).
 	CacheDir string
 	TempDir  string
-	Logger  *slog.Logger
+	Logger   *slog.Logger
 	// OnUnload, if set, is called after a model is unloaded.
 	OnUnload func(name string)
 }
