@@ -123,20 +123,31 @@ func (e *Engine) Unload(name string) {
 	}
 }
 
-// Close unloads every model, failing running requests with ErrClosed.
+// Close unloads every model, failing running requests with ErrClosed. A
+// model still referenced by a request is freed when that request returns.
 func (e *Engine) Close() {
 	e.mu.Lock()
 	e.mu.closed = true
-	rs := make([]*runner, 0, len(e.mu.models))
+	var idle, busy []*runner
 	for name, r := range e.mu.models {
 		delete(e.mu.models, name)
 		r.evicted = true
-		rs = append(rs, r)
+		if r.idleTimer != nil {
+			r.idleTimer.Stop()
+		}
+		if r.users == 0 {
+			idle = append(idle, r)
+		} else {
+			busy = append(busy, r)
+		}
 	}
 	e.signalLocked()
 	e.mu.Unlock()
-	for _, r := range rs {
+	for _, r := range idle {
 		r.close()
+	}
+	for _, r := range busy {
+		r.stop() // freed by the last release
 	}
 }
 

@@ -403,3 +403,23 @@ func TestClosedEngine(t *testing.T) {
 		t.Fatalf("err = %v, want ErrClosed", err)
 	}
 }
+
+func TestCloseDuringGeneration(t *testing.T) {
+	e := New(Options{ContextSize: 512, Threads: 1})
+	closed := make(chan struct{})
+	_, err := e.Generate(context.Background(), Request{Model: tinyModel, Prompt: "x", MaxTokens: 400, Temperature: 1}, func(Token) error {
+		select {
+		case <-closed:
+		default:
+			go func() { e.Close(); close(closed) }()
+			<-closed
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("err = %v, want ErrClosed", err)
+	}
+	if n := len(e.Loaded()); n != 0 {
+		t.Errorf("%d models loaded after Close", n)
+	}
+}

@@ -89,6 +89,10 @@ func (e *Engine) Generate(ctx context.Context, req Request, onToken func(Token) 
 			seq.cancelled.Store(true)
 			return Response{}, err
 		}
+		if err := ctx.Err(); err != nil {
+			seq.cancelled.Store(true)
+			return Response{}, err
+		}
 		if stopped {
 			seq.cancelled.Store(true)
 			finished, finish, ferr = true, "stop", nil
@@ -118,7 +122,7 @@ func (e *Engine) Generate(ctx context.Context, req Request, onToken func(Token) 
 		seq.mu.Unlock()
 		resp.Text = stream.text()
 		resp.FinishReason = finish
-		if grammar != "" && finish == "stop" && !stopped {
+		if grammar != "" && finish == "stop" {
 			if err := ValidateJSON(req.JSONSchema, []byte(resp.Text)); err != nil {
 				return resp, fmt.Errorf("%w: %w", ErrInvalidOutput, err)
 			}

@@ -47,6 +47,7 @@ type runner struct {
 	submit    chan *sequence
 	quit      chan struct{}
 	done      chan struct{}
+	stopOnce  sync.Once
 	closeOnce sync.Once
 
 	// Guarded by Engine.mu.
@@ -149,11 +150,20 @@ func newRunner(name, path string, meta modelMeta, cfg runnerConfig, log *slog.Lo
 	return r, nil
 }
 
-// close stops the loop, failing its sequences, and frees the C memory.
-func (r *runner) close() {
-	r.closeOnce.Do(func() {
+// stop ends the loop, failing its sequences with ErrClosed. The model stays
+// in memory: requests between acquire and enqueue may still be using it.
+func (r *runner) stop() {
+	r.stopOnce.Do(func() {
 		close(r.quit)
 		<-r.done
+	})
+}
+
+// close stops the loop and frees the C memory. The caller guarantees that
+// nobody uses the runner any more (Engine: evicted and no users).
+func (r *runner) close() {
+	r.stop()
+	r.closeOnce.Do(func() {
 		r.batch.Free()
 		freeLlamaContext(r.lctx)
 		llama.FreeModel(r.model)
