@@ -50,14 +50,19 @@ func TestChatCompletionsRealEngine(t *testing.T) {
 		t.Fatalf("chat response = %s", r.raw)
 	}
 
-	// Schema-constrained output parses and fits the schema.
-	schema := `{"type": "object", "properties": {"condition": {"type": "string"}, "likelihood": {"type": "string", "enum": ["low", "moderate", "high"]}}, "required": ["condition", "likelihood"]}`
+	// Schema-constrained output parses and fits the schema. Random weights
+	// never close a string by choice, so the schema bounds it.
+	schema := `{"type": "object", "properties": {"condition": {"type": "string", "maxLength": 20}, "likelihood": {"type": "string", "enum": ["low", "moderate", "high"]}}, "required": ["condition", "likelihood"]}`
 	r = do(t, "POST", url, "application/json", `{"model": "tiny", "messages": [{"role": "user", "content": "Assess"}], "max_tokens": 200, "temperature": 0.7, "seed": 3,
 		"response_format": {"type": "json_schema", "json_schema": {"name": "dx", "schema": `+schema+`}}}`)
 	if r.status != 200 {
 		t.Fatalf("json_schema chat: %d %s", r.status, r.raw)
 	}
-	content := r.body["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)["content"].(string)
+	choice := r.body["choices"].([]any)[0].(map[string]any)
+	if choice["finish_reason"] != "stop" {
+		t.Fatalf("json_schema chat finished by %v: %s", choice["finish_reason"], r.raw)
+	}
+	content := choice["message"].(map[string]any)["content"].(string)
 	var out map[string]any
 	if err := json.Unmarshal([]byte(content), &out); err != nil {
 		t.Fatalf("schema output %q is not JSON: %v", content, err)
