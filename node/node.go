@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,12 +12,14 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/outposthq/outpost/access"
 	"github.com/outposthq/outpost/crdt"
 	"github.com/outposthq/outpost/crdt/verify"
 	"github.com/outposthq/outpost/inference/prompts"
 	"github.com/outposthq/outpost/inference/registry"
 	"github.com/outposthq/outpost/inference/whisper"
 	"github.com/outposthq/outpost/node/jobs"
+	"github.com/outposthq/outpost/synclink"
 	"github.com/outposthq/outpost/web"
 )
 
@@ -57,6 +60,10 @@ type Config struct {
 	DefaultModel string
 	// ModelSHA256 returns a model's file hash, recorded as provenance.
 	ModelSHA256 func(name string) string
+	// Sync configures sync with servers and peers.
+	Sync SyncConfig
+	// TLSCert and TLSKey, both set, serve HTTPS (and wss:// sync).
+	TLSCert, TLSKey string
 	// Executors adds job kinds beyond the built-in ones (tests, plugins):
 	// each constructor is given the node.
 	Executors map[string]func(*Node) jobs.Executor
@@ -71,6 +78,8 @@ type Node struct {
 	jobs     *jobs.Queue
 	gen      Generator
 	speech   Transcriber
+	tokens   *access.Store
+	syncer   *synclink.Syncer
 	prompts  *prompts.Set
 	echo     *echo.Echo
 	ln       net.Listener
@@ -87,6 +96,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.Name == "" {
 		cfg.Name = "outpost"
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("node: --tls-cert and --tls-key go together")
 	}
 	if cfg.MaxDocBytes <= 0 {
 		cfg.MaxDocBytes = 8 << 20
@@ -126,6 +138,11 @@ func New(cfg Config) (*Node, error) {
 		jopts.Lanes = map[string]int{"short": 1}
 	}
 	n.jobs = jobs.New(store.DB(), jopts)
+	n.tokens = access.New(store.DB(), crdt.PrefixTokens)
+	if n.syncer, err = n.newSyncer(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	for kind, e := range n.structuredKinds() {
 		n.jobs.Register(kind, e)
 	}
@@ -141,7 +158,20 @@ func New(cfg Config) (*Node, error) {
 func (n *Node) Addr() net.Addr { return n.ln.Addr() }
 
 // URL is the node's base URL.
-func (n *Node) URL() string { return "http://" + n.ln.Addr().String() }
+func (n *Node) URL() string {
+	if n.cfg.TLSCert != "" {
+		return "https://" + n.ln.Addr().String()
+	}
+	return "http://" + n.ln.Addr().String()
+}
+
+// SyncURL is the node's sync endpoint, for peers to dial.
+func (n *Node) SyncURL() string {
+	if n.cfg.TLSCert != "" {
+		return "wss://" + n.ln.Addr().String() + "/sync"
+	}
+	return "ws://" + n.ln.Addr().String() + "/sync"
+}
 
 // Jobs is the node's job queue.
 func (n *Node) Jobs() *jobs.Queue { return n.jobs }
@@ -163,8 +193,31 @@ func (n *Node) Run(ctx context.Context) error {
 		n.Close()
 		return fmt.Errorf("node: start job queue: %w", err)
 	}
+	syncCtx, stopSync := context.WithCancel(ctx)
+	syncDone := make(chan error, 1)
+	go func() { syncDone <- n.syncer.Run(syncCtx) }()
+	for _, r := range n.cfg.Sync.Servers {
+		n.syncer.AddPeer(r.URL, r.Token)
+	}
+	for _, r := range n.cfg.Sync.Peers {
+		n.syncer.AddPeer(r.URL, r.Token)
+	}
+	var admin net.Listener
+	if l, err := access.ListenAdmin(n.cfg.DataDir); err == nil {
+		admin = l
+		go access.ServeAdmin(syncCtx, l, n.tokens)
+	} else {
+		n.log.Warn("no admin socket: stop the node to manage tokens", "err", err)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(n.ln) }()
+	go func() {
+		if n.cfg.TLSCert != "" {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			errc <- srv.ServeTLS(n.ln, n.cfg.TLSCert, n.cfg.TLSKey)
+			return
+		}
+		errc <- srv.Serve(n.ln)
+	}()
 	n.log.Info("node listening", "url", n.URL(), "name", n.cfg.Name, "data", n.cfg.DataDir)
 
 	var serveErr error
@@ -179,6 +232,11 @@ func (n *Node) Run(ctx context.Context) error {
 		n.log.Warn("shutdown", "err", err)
 	}
 	n.jobs.Stop()
+	stopSync()
+	<-syncDone
+	if admin != nil {
+		admin.Close()
+	}
 	if err := n.Close(); err != nil && serveErr == nil {
 		serveErr = err
 	}
@@ -210,6 +268,7 @@ func (n *Node) routes() *echo.Echo {
 	n.docRoutes(api)
 	n.jobRoutes(api)
 	api.GET("/node", n.getNodeInfo)
+	n.syncRoutes(e, api)
 	n.openAIRoutes(e)
 	n.speechRoutes(e, api)
 	web.Mount(e)

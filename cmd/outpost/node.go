@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,7 +30,17 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		speechModel = fs.String("speech-model", "", "default Whisper model for transcription")
 		threads     = fs.Int("threads", 0, "CPU threads for inference (default: all cores)")
 		memory      = fs.String("memory", "", "memory budget for loaded language models, e.g. 6GiB (default: 3/4 of RAM)")
+		server      = fs.String("server", "", "sync server to sync with, e.g. wss://hub.example:7430/sync")
+		token       = fs.String("token", "", "access token for --server (from 'outpost token create' on the server)")
+		peerToken   = fs.String("peer-token", "", "access token for --peer nodes (or put ?token= in each peer URL)")
+		tlsCert     = fs.String("tls-cert", "", "TLS certificate (PEM): serve HTTPS and wss:// (with --tls-key)")
+		tlsKey      = fs.String("tls-key", "", "TLS private key (PEM)")
+		caFile      = fs.String("ca", "", "pin the fleet's CA (PEM) for wss:// servers and peers")
+		peers       listFlag
+		collections listFlag
 	)
+	fs.Var(&peers, "peer", "another node to sync with directly, e.g. ws://10.0.0.7:7420/sync (repeatable)")
+	fs.Var(&collections, "collection", "collection this node holds and syncs, e.g. clinic:a (repeatable; default: all it is granted)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: outpost node [flags]\n\nRuns a node: document store, HTTP API and dashboard.\n\nflags:")
 		fs.PrintDefaults()
@@ -70,8 +81,18 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer engine.Close()
 	stt := speech.New(speech.Options{Threads: *threads, ModelPath: resolve(registry.KindWhisper), Logger: logger.With("component", "speech")})
 	defer stt.Close()
+	sc := node.SyncConfig{Collections: collections, CAFile: *caFile}
+	if *server != "" {
+		sc.Servers = append(sc.Servers, node.Remote{URL: *server, Token: *token})
+	} else if *token != "" {
+		return errors.New("--token goes with --server")
+	}
+	for _, p := range peers {
+		sc.Peers = append(sc.Peers, node.Remote{URL: p, Token: *peerToken})
+	}
 	n, err := node.New(node.Config{
 		DataDir: *data, Listen: *listen, Name: *name, Logger: logger,
+		Sync: sc, TLSCert: *tlsCert, TLSKey: *tlsKey,
 		Generator: engine, DefaultModel: *model, Models: reg,
 		Speech: stt, DefaultSpeechModel: *speechModel,
 		ModelSHA256: func(name string) string {
@@ -87,6 +108,20 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stderr, "outpost node %q: dashboard and API at %s (data in %s)\n", *name, n.URL(), *data)
 	return n.Run(ctx)
+}
+
+// listFlag is a repeatable string flag; commas also separate values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
 }
 
 // parseBytes reads sizes such as 512MiB, 6GiB, 6G or plain bytes.
