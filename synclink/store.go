@@ -78,6 +78,24 @@ func (p *PebbleStore) Load(id string) (*automerge.Doc, sync.Meta, error) {
 	return doc, meta(m), nil
 }
 
+// Saved implements sync.Storage.
+func (p *PebbleStore) Saved(id string) ([]byte, sync.Meta, error) {
+	d, err := parseID(id)
+	if err != nil {
+		return nil, sync.Meta{}, err
+	}
+	var saved []byte
+	var m crdt.Meta
+	err = p.st.View(context.Background(), d, func(doc *automerge.Doc, dm crdt.Meta) error {
+		saved, m = doc.Save(), dm
+		return nil
+	})
+	if err != nil {
+		return nil, sync.Meta{}, notFound(err)
+	}
+	return saved, meta(m), nil
+}
+
 // Meta implements sync.Storage.
 func (p *PebbleStore) Meta(id string) (sync.Meta, error) {
 	d, err := parseID(id)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	gosync "sync"
 	"time"
 
 	"github.com/automerge/automerge-go"
@@ -173,15 +174,20 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var wg gosync.WaitGroup
 	errc := make(chan error, 3)
-	go func() { errc <- s.syncer.Run(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); errc <- s.syncer.Run(ctx) }()
 	if admin, err := access.ListenAdmin(s.cfg.Data); err == nil {
-		go func() { errc <- access.ServeAdmin(ctx, admin, s.tokens) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); errc <- access.ServeAdmin(ctx, admin, s.tokens) }()
 	} else {
 		s.log.Warn("syncserver: no admin socket; stop the server to manage tokens", "err", err)
 	}
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		var err error
 		if s.cfg.TLSCert != "" {
 			hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -204,5 +210,10 @@ func (s *Server) Run(ctx context.Context) error {
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
 	hs.Shutdown(sctx)
+	// The store closes only after everything using it has stopped.
+	wg.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
 	return err
 }

@@ -22,6 +22,7 @@ func benchmarks() []benchmark {
 		{"store", "document store appends and loads against raw Pebble and in-memory automerge", runBenchStore},
 		{"whisper", "Whisper on random-weight tiny/base/small: real-time factor, encoder vs ggml matmul GFLOP/s, decoder tok/s", runBenchWhisper},
 		{"llm", "LLM engine vs bare llama.cpp loop (prompt, generation tok/s) and 4 concurrent requests vs 1", runBenchLLM},
+		{"sync", "cold sync of 10,000 docs server to empty node and 1% reconnect, vs automerge-repo's Node.js server and client", runBenchSync},
 	}
 }
 

@@ -107,14 +107,18 @@ func runConvergence(seed uint64, rounds int) error {
 			}
 		}
 	}
-	if out, err := w.env.Stabilize(); err != nil {
-		w.log = append(w.log, out...)
+	out, err := w.env.Stabilize()
+	w.log = append(w.log, out...)
+	if err != nil {
 		return fmt.Errorf("stabilize: %w\nlast steps:\n%s", err, w.tail())
 	}
 	if len(w.env.Rejected) > 0 {
 		return fmt.Errorf("honest peers were rejected: %s", strings.Join(w.env.Rejected, "; "))
 	}
-	return w.check()
+	if err := w.check(); err != nil {
+		return fmt.Errorf("%w\nlast steps:\n%s", err, w.tail())
+	}
+	return nil
 }
 
 var dumpFlag = flag.String("dump", "", "write the full step log of a failing convergence run to this file")

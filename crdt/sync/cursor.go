@@ -110,8 +110,8 @@ func (e *Engine) scanPage(p *peer, sc *scan) {
 		if err != nil {
 			continue
 		}
-		if sc.empty && s.fresh && !s.heard {
-			if err := e.prime(s); err != nil {
+		if sc.empty && s.fresh && !s.heard && s.ss == nil && !s.dirty {
+			if e.fastSend(s) == nil {
 				continue
 			}
 		}
@@ -142,8 +142,8 @@ func (e *Engine) stepCursor(p *peer, m *wire.Message) {
 		return
 	}
 	w := &cursorWait{coll: m.Collection, seq: m.Seq, pending: map[string]bool{}}
-	for id, s := range p.sessions {
-		if s.missing && s.d.meta.Collection == m.Collection || s.missing && !s.d.known {
+	for id := range p.missing {
+		if s := p.sessions[id]; s != nil && (s.d.meta.Collection == m.Collection || !s.d.known) {
 			w.pending[id] = true
 		}
 	}

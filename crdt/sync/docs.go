@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,9 +33,13 @@ type docState struct {
 	storeHeads []automerge.ChangeHash
 	unsaved    bool // doc has changes not yet in a Ready
 	create     bool // the next Ready creates the document
-	lastUse    uint64
-	sessions   map[string]*session
-	ask        *askState
+	// createData and createHeads: a document received whole and not
+	// loaded (see fastReceive); the next Ready creates it from these.
+	createData  []byte
+	createHeads []automerge.ChangeHash
+	lastUse     uint64
+	sessions    map[string]*session
+	ask         *askState
 	// proposed is the collection and type an Outpost peer announced for a
 	// document new to us.
 	proposed *wire.DocInfo
@@ -81,15 +86,25 @@ func (e *Engine) load(d *docState) (*automerge.Doc, error) {
 	if d.doc != nil {
 		return d.doc, nil
 	}
+	e.loads++
 	if !d.known {
-		d.doc = automerge.New()
+		e.setDoc(d, automerge.New())
 		return d.doc, nil
+	}
+	if d.createData != nil {
+		// Received whole and not persisted yet: the store does not have it.
+		doc, err := automerge.Load(d.createData)
+		if err != nil {
+			return nil, fmt.Errorf("sync: loading %s: %w", d.id, err)
+		}
+		e.setDoc(d, doc)
+		return doc, nil
 	}
 	doc, m, err := e.cfg.Storage.Load(d.id)
 	if err != nil {
 		return nil, fmt.Errorf("sync: loading %s: %w", d.id, err)
 	}
-	d.doc = doc
+	e.setDoc(d, doc)
 	d.meta = m
 	d.storeHeads = doc.Heads()
 	return doc, nil
@@ -114,7 +129,15 @@ func (e *Engine) grew(d *docState) {
 
 // takeChange hands d's new changes to the caller.
 func (d *docState) takeChange() (DocChange, error) {
+	if d.create && d.doc == nil {
+		c := DocChange{ID: d.id, Create: true, Collection: d.meta.Collection, Type: d.meta.Type, Data: d.createData, Heads: d.createHeads}
+		d.saved, d.savedHeads = d.createData, d.createHeads
+		d.createData, d.create, d.unsaved = nil, false, false
+		d.meta.Heads = c.Heads
+		return c, nil
+	}
 	c := DocChange{ID: d.id, Collection: d.meta.Collection, Type: d.meta.Type, Heads: d.doc.Heads()}
+	d.createData = nil
 	if d.create {
 		c.Create = true
 		c.Data = d.doc.Save()
@@ -133,24 +156,44 @@ func (d *docState) takeChange() (DocChange, error) {
 	return c, nil
 }
 
+// setDoc installs a working copy.
+func (e *Engine) setDoc(d *docState, doc *automerge.Doc) {
+	d.doc = doc
+	e.loaded[d] = struct{}{}
+}
+
+// unload drops d's working copy (and cached save); sessions keep their
+// sync states.
+func (e *Engine) unload(d *docState) {
+	d.doc, d.saved, d.savedHeads = nil, nil, nil
+	delete(e.loaded, d)
+	for _, s := range d.sessions {
+		s.unbind()
+	}
+}
+
 // evict unloads the least recently used working copies beyond
 // Config.DocCache (down to three quarters of it, so that eviction is not
-// paid on every round) and forgets documents nobody is syncing.
+// paid on every round), and now and then forgets documents nobody is
+// syncing. Neither walks every document on every round: a server tracks
+// far more documents than a round touches.
 func (e *Engine) evict() {
-	var loaded []*docState
-	for id, d := range e.docs {
-		if d.doc == nil && len(d.sessions) == 0 && d.ask == nil && !d.unsaved && !d.create {
-			delete(e.docs, id)
-			continue
+	if len(e.docs) > 2*e.sweepAt {
+		for id, d := range e.docs {
+			if d.doc == nil && len(d.sessions) == 0 && d.ask == nil && !d.unsaved && !d.create {
+				delete(e.docs, id)
+			}
 		}
-		if d.doc != nil {
-			loaded = append(loaded, d)
-		}
+		e.sweepAt = max(len(e.docs), 1024)
 	}
-	if len(loaded) <= e.cfg.DocCache {
+	if len(e.loaded) <= e.cfg.DocCache {
 		return
 	}
-	slices.SortFunc(loaded, func(a, b *docState) int { return int(a.lastUse - b.lastUse) })
+	loaded := make([]*docState, 0, len(e.loaded))
+	for d := range e.loaded {
+		loaded = append(loaded, d)
+	}
+	slices.SortFunc(loaded, func(a, b *docState) int { return cmp.Compare(a.lastUse, b.lastUse) })
 	drop := len(loaded) - e.cfg.DocCache*3/4
 	for _, d := range loaded {
 		if drop == 0 {
@@ -159,10 +202,7 @@ func (e *Engine) evict() {
 		if d.unsaved || d.create || !d.known {
 			continue
 		}
-		d.doc, d.saved, d.savedHeads = nil, nil, nil
-		for _, s := range d.sessions {
-			s.ss.Doc = nil
-		}
+		e.unload(d)
 		drop--
 	}
 }
@@ -171,7 +211,17 @@ func (e *Engine) evict() {
 // offering or asking for it.
 func (e *Engine) maybeDropPending(d *docState) {
 	if !d.known && len(d.sessions) == 0 && d.ask == nil {
+		e.forget(d)
+	}
+}
+
+// forget drops every trace of d.
+func (e *Engine) forget(d *docState) {
+	delete(e.loaded, d)
+	d.doc = nil
+	if e.docs[d.id] == d {
 		delete(e.docs, d.id)
+		delete(e.asking, d.id)
 	}
 }
 
@@ -210,10 +260,7 @@ func (e *Engine) DocChanged(m Meta) {
 					}
 				}
 			} else {
-				d.doc, d.saved, d.savedHeads = nil, nil, nil
-				for _, s := range d.sessions {
-					s.ss.Doc = nil
-				}
+				e.unload(d)
 			}
 		}
 		if d.doc != nil {

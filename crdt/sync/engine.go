@@ -25,12 +25,12 @@ type Config struct {
 	Collections []string
 	// Storage is read synchronously by Step and Ready.
 	Storage Storage
-	// Verify, if set, vets a peer's Automerge chunks before they are
-	// applied to base (the engine's copy of document id): automerge-go's
-	// Rust core aborts the process on some malformed input, so nodes and
-	// servers pass crdt/verify's Verifier.Chunks. Called synchronously from
-	// Step, with every change any peer sends.
-	Verify func(id string, base *automerge.Doc, chunks []byte) error
+	// Verify, if set, vets the Automerge chunks peer sends before they are
+	// applied to base (the engine's copy of document id; nil for a new
+	// document): automerge-go's Rust core aborts the process on some
+	// malformed input, so nodes and servers pass crdt/verify's
+	// Verifier.Chunks. Called synchronously from Step.
+	Verify func(peer, id string, base *automerge.Doc, chunks []byte) error
 	// RequestTimeout is how many ticks a request we forwarded to other
 	// peers may stay unanswered before the requester is told
 	// doc-unavailable. Default 20.
@@ -40,7 +40,8 @@ type Config struct {
 	// 100,000 messages (see also Pause). Default 256.
 	ScanPage int
 	// DocCache is how many documents the engine keeps loaded between
-	// messages. Default 1024.
+	// messages. A loaded automerge-go document of a few dozen changes
+	// takes hundreds of kilobytes of C memory. Default 128.
 	DocCache int
 	// DefaultType is the store type given to documents created by plain
 	// automerge-repo clients whose root has no string field "type".
@@ -77,6 +78,14 @@ type Engine struct {
 	touched []*session
 	// useClock orders working copies for eviction.
 	useClock uint64
+	// loads counts working copies made (see Loads).
+	loads uint64
+	// loaded holds the documents with a working copy; sweepAt is the
+	// document count at which evict next forgets idle documents.
+	loaded  map[*docState]struct{}
+	sweepAt int
+	// asking indexes documents with a forwarded request, for Tick.
+	asking map[string]*docState
 	// ephSeen is the last count relayed per ephemeral sender session.
 	ephSeen map[string]uint64
 
@@ -102,12 +111,12 @@ func New(cfg Config) (*Engine, error) {
 		cfg.ScanPage = 256
 	}
 	if cfg.DocCache <= 0 {
-		cfg.DocCache = 1024
+		cfg.DocCache = 128
 	}
 	if cfg.DefaultType == "" {
 		cfg.DefaultType = "doc"
 	}
-	return &Engine{cfg: cfg, peers: map[string]*peer{}, docs: map[string]*docState{}, ephSeen: map[string]uint64{}}, nil
+	return &Engine{cfg: cfg, peers: map[string]*peer{}, docs: map[string]*docState{}, ephSeen: map[string]uint64{}, loaded: map[*docState]struct{}{}, sweepAt: 1024, asking: map[string]*docState{}}, nil
 }
 
 // Metadata is what this side announces in its join or peer message.
@@ -226,8 +235,8 @@ func (e *Engine) violation(p *peer, err error) error {
 // out after Config.RequestTimeout ticks.
 func (e *Engine) Tick() {
 	e.tick++
-	for _, id := range sortedKeys(e.docs) {
-		d := e.docs[id]
+	for _, id := range sortedKeys(e.asking) {
+		d := e.asking[id]
 		if d.ask != nil && e.tick >= d.ask.deadline {
 			d.ask.waiting = map[string]bool{}
 			e.checkAsk(d)
@@ -259,7 +268,7 @@ func (e *Engine) Ready() Ready {
 		e.flushCursors(e.peers[id])
 	}
 	for _, d := range e.changed {
-		if d.unsaved && d.known && d.doc != nil {
+		if d.unsaved && d.known && (d.doc != nil || d.createData != nil) {
 			c, err := d.takeChange()
 			if err != nil {
 				// Our own working copy failed us: resync it from the store.
@@ -289,6 +298,11 @@ func (e *Engine) Advance() {
 	e.evict()
 }
 
+// Loads is how many Automerge documents the engine has loaded. Their
+// memory lives in Automerge's C heap, where Go's garbage collector does not
+// see it grow: callers use this count to decide when to collect.
+func (e *Engine) Loads() uint64 { return e.loads }
+
 // PeerStatus summarises one connected peer for status pages.
 type PeerStatus struct {
 	ID        string
@@ -311,11 +325,7 @@ func (e *Engine) Status() []PeerStatus {
 		if p.outpost != nil {
 			st.Name = p.outpost.Name
 		}
-		for _, s := range p.sessions {
-			if s.missing || s.awaiting {
-				st.Pending++
-			}
-		}
+		st.Pending = len(p.missing) + p.awaiting
 		for _, sc := range p.scans {
 			if !sc.done {
 				st.Pending++ // at least one more document to offer

@@ -40,7 +40,7 @@ func FuzzSyncMessage(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eng, err := sync.New(sync.Config{PeerID: "server", Storage: store, Verify: func(id string, base *automerge.Doc, chunks []byte) error {
+		eng, err := sync.New(sync.Config{PeerID: "server", Storage: store, Verify: func(peer, id string, base *automerge.Doc, chunks []byte) error {
 			key, err := wire.DecodeDocumentID(id)
 			if err != nil {
 				return err

@@ -27,6 +27,11 @@ type peer struct {
 	// rejected are documents this peer tried to write and was refused;
 	// further messages about them get doc-unavailable at once.
 	rejected map[string]bool
+	// missing indexes the sessions whose peer heads we lack, and
+	// awaiting counts those waiting for an answer, so that cursors and
+	// status never walk every session.
+	missing  map[string]bool
+	awaiting int
 	gone     bool
 }
 
@@ -36,6 +41,7 @@ func newPeer(info PeerInfo) *peer {
 		sessions:  map[string]*session{},
 		cursorDue: map[string]uint64{},
 		rejected:  map[string]bool{},
+		missing:   map[string]bool{},
 	}
 	if md := info.Metadata; md != nil {
 		if !md.IsEphemeral {

@@ -48,6 +48,11 @@ func (e *Engine) stepSync(p *peer, m *wire.Message) error {
 	if d == nil {
 		d = e.pending(m.DocumentID)
 	}
+	if info := m.Doc; info != nil && p.outpost != nil && p.allowed(info.Collection) && e.holds(info.Collection) {
+		if done, err := e.fastReceive(d, p, m, pm); done || err != nil {
+			return err
+		}
+	}
 	if p.outpost != nil && m.Doc != nil && d.proposed == nil {
 		d.proposed = m.Doc
 	}
@@ -87,9 +92,7 @@ func (e *Engine) docGrew(d *docState, s *session) error {
 		}
 		d.known, d.create = true, true
 		d.meta = Meta{ID: d.id, Collection: coll, Type: typ}
-		if d.ask != nil {
-			d.ask = nil
-		}
+		e.setAsk(d, nil)
 		for pid, other := range d.sessions {
 			if !other.p.allowed(coll) {
 				// A requester that may not see it gets doc-unavailable.
@@ -151,10 +154,10 @@ func (e *Engine) refuse(d *docState, p *peer, coll, reason string) {
 				e.unavailable(q, d.id)
 			}
 		}
-		d.ask = nil
+		e.setAsk(d, nil)
 	}
 	if !d.known {
-		delete(e.docs, d.id)
+		e.forget(d)
 	}
 }
 
@@ -177,7 +180,7 @@ func (e *Engine) ask(d *docState, requester *peer) {
 		return
 	}
 	a := &askState{requesters: map[string]bool{requester.id: true}, waiting: map[string]bool{}, deadline: e.tick + uint64(e.cfg.RequestTimeout)}
-	d.ask = a
+	e.setAsk(d, a)
 	for _, pid := range sortedKeys(e.peers) {
 		q := e.peers[pid]
 		if q == requester || q.rejected[d.id] {
@@ -203,7 +206,7 @@ func (e *Engine) checkAsk(d *docState) {
 	if a == nil || d.known || len(a.waiting) > 0 {
 		return
 	}
-	d.ask = nil
+	e.setAsk(d, nil)
 	for _, pid := range sortedKeys(a.requesters) {
 		if q := e.peers[pid]; q != nil {
 			e.unavailable(q, d.id)
@@ -216,6 +219,17 @@ func (e *Engine) checkAsk(d *docState) {
 		e.dropSession(d.sessions[pid])
 	}
 	e.maybeDropPending(d)
+}
+
+// setAsk sets or clears d's forwarded request, keeping the index Tick
+// walks.
+func (e *Engine) setAsk(d *docState, a *askState) {
+	d.ask = a
+	if a != nil {
+		e.asking[d.id] = d
+	} else {
+		delete(e.asking, d.id)
+	}
 }
 
 // stepUnavailable handles doc-unavailable: the peer does not have it.

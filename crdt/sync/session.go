@@ -12,9 +12,21 @@ import (
 // session is the sync of one document with one peer: Automerge's sync
 // state plus what Automerge's 2023 core does not track for us.
 type session struct {
-	d  *docState
-	p  *peer
-	ss *automerge.SyncState
+	d *docState
+	p *peer
+	// ss is created when the document is first loaded for this session,
+	// from state (persisted, or set by a whole-document exchange) if any.
+	ss    *automerge.SyncState
+	state []byte
+	// fastHeads: we sent the peer the whole document outside Automerge's
+	// sync code (a cold sync) and await its acknowledgement of these heads.
+	fastHeads []wire.Hash
+	// persistNext is a state to persist that no ss holds yet.
+	persistNext []byte
+	// agreed: both sides have announced these heads to each other and ss
+	// was never needed (a whole-document exchange). While the document
+	// stays at them there is nothing to say, and no reason to load it.
+	agreed []wire.Hash
 	// persisted is the state last persisted (or loaded); a state is
 	// persisted again only when it differs.
 	persisted []byte
@@ -35,38 +47,76 @@ type session struct {
 	touched  bool
 }
 
-// session returns (creating and loading its persisted state if needed) the
-// session of document d with peer p.
+// session returns (creating it, with its persisted state, if needed) the
+// session of document d with peer p. The document is not loaded.
 func (e *Engine) session(d *docState, p *peer) (*session, error) {
 	if s := d.sessions[p.id]; s != nil {
 		return s, nil
-	}
-	doc, err := e.load(d)
-	if err != nil {
-		return nil, err
 	}
 	s := &session{d: d, p: p}
 	if p.storageID != "" && d.known {
 		raw, err := e.cfg.Storage.SyncState(p.storageID, d.id)
 		switch {
 		case err == nil:
-			if ss, err := automerge.LoadSyncState(doc, raw); err == nil {
-				s.ss, s.persisted = ss, raw
-			}
+			s.state, s.persisted = raw, raw
 		case !errors.Is(err, ErrNotFound):
 			return nil, fmt.Errorf("sync: loading sync state of %s for %s: %w", d.id, p.storageID, err)
 		}
 	}
-	if s.ss == nil {
-		s.ss = automerge.NewSyncState(doc)
-		s.fresh = true
-	}
+	s.fresh = s.state == nil
 	d.sessions[p.id] = s
 	p.sessions[d.id] = s
 	return s, nil
 }
 
+// syncState returns the session's Automerge sync state bound to doc.
+func (s *session) syncState(doc *automerge.Doc) *automerge.SyncState {
+	if s.ss == nil && s.state != nil {
+		if ss, err := automerge.LoadSyncState(doc, s.state); err == nil {
+			s.ss = ss
+		}
+	}
+	if s.ss == nil {
+		s.ss = automerge.NewSyncState(doc)
+	}
+	s.ss.Doc = doc
+	return s.ss
+}
+
+// unbind lets a working copy be freed while the session lives on.
+func (s *session) unbind() {
+	if s.ss != nil {
+		s.ss.Doc = nil
+	}
+}
+
+func (s *session) setMissing(v bool) {
+	if s.missing == v {
+		return
+	}
+	s.missing = v
+	if v {
+		s.p.missing[s.d.id] = true
+	} else {
+		delete(s.p.missing, s.d.id)
+	}
+}
+
+func (s *session) setAwaiting(v bool) {
+	if s.awaiting == v {
+		return
+	}
+	s.awaiting = v
+	if v {
+		s.p.awaiting++
+	} else {
+		s.p.awaiting--
+	}
+}
+
 func (e *Engine) dropSession(s *session) {
+	s.setMissing(false)
+	s.setAwaiting(false)
 	delete(s.d.sessions, s.p.id)
 	delete(s.p.sessions, s.d.id)
 	s.p = &peer{gone: true} // a queued dirty entry must not send
@@ -110,12 +160,14 @@ func (e *Engine) generate(s *session) error {
 	if d.known && !p.allowed(d.meta.Collection) {
 		return nil // never send a document of a collection not granted
 	}
+	if s.ss == nil && s.agreed != nil && d.doc == nil && sameAsHashes(d.meta.Heads, s.agreed) {
+		return nil
+	}
 	doc, err := e.load(d)
 	if err != nil {
 		return err
 	}
-	s.ss.Doc = doc
-	msg, ok := s.ss.GenerateMessage()
+	msg, ok := s.syncState(doc).GenerateMessage()
 	if !ok {
 		return nil
 	}
@@ -125,11 +177,12 @@ func (e *Engine) generate(s *session) error {
 		typ = wire.TypeRequest
 	}
 	m := &wire.Message{Type: typ, DocumentID: d.id, Data: data}
-	if p.outpost != nil && d.known {
+	if p.outpost != nil && d.known && (!s.heard || s.theirEmpty) {
+		// Only a peer that may not have the document needs its metadata.
 		m.Doc = &wire.DocInfo{Collection: d.meta.Collection, Type: d.meta.Type}
 	}
 	e.send(p, m)
-	s.awaiting = true
+	s.setAwaiting(true)
 	return nil
 }
 
@@ -165,12 +218,29 @@ func (e *Engine) compact(d *docState, s *session, data []byte) []byte {
 // session's sync state.
 func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
 	d := s.d
+	if s.fastHeads != nil {
+		if len(pm.Changes) == 0 && len(pm.Need) == 0 && wire.SameHeads(pm.Heads, s.fastHeads) {
+			// The acknowledgement of a whole document we sent: in sync,
+			// with nothing to load or answer.
+			s.agreed, s.fastHeads = s.fastHeads, nil
+			s.heard, s.theirEmpty = true, false
+			s.setAwaiting(false)
+			s.setMissing(false)
+			s.persistNext = s.state
+			e.touch(s)
+			return nil
+		}
+		// Anything else: forget what we assumed the peer has.
+		s.fastHeads, s.state, s.ss = nil, nil, nil
+	}
+	s.agreed = nil
 	doc, err := e.load(d)
 	if err != nil {
 		return err
 	}
-	s.ss.Doc = doc
-	s.heard, s.awaiting = true, false
+	ss := s.syncState(doc)
+	s.heard = true
+	s.setAwaiting(false)
 	if pm.Capabilities != nil {
 		s.theirV2 = pm.Supports(wire.CapMessageV2)
 	}
@@ -186,7 +256,7 @@ func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
 		// if it had applied them itself.
 		joined := bytes.Join(pm.Changes, nil)
 		if e.cfg.Verify != nil {
-			if err := e.cfg.Verify(d.id, doc, joined); err != nil {
+			if err := e.cfg.Verify(s.p.id, d.id, doc, joined); err != nil {
 				return fmt.Errorf("changes for %s rejected: %w", d.id, err)
 			}
 		}
@@ -206,17 +276,18 @@ func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
 		// 2023 core reads only v1, which is the same without changes.
 		data = (&wire.SyncMessage{Version: wire.SyncV1, Heads: pm.Heads, Need: pm.Need, Have: pm.Have}).Encode()
 	}
-	if _, err := s.ss.ReceiveMessage(data); err != nil {
+	if _, err := ss.ReceiveMessage(data); err != nil {
 		e.discardCopy(d)
 		return fmt.Errorf("sync message for %s: %w", d.id, err)
 	}
-	s.missing = false
+	missing := false
 	for _, h := range pm.Heads {
 		if _, err := doc.Change(automerge.ChangeHash(h)); err != nil {
-			s.missing = true
+			missing = true
 			break
 		}
 	}
+	s.setMissing(missing)
 	e.touch(s)
 	e.markDirty(s)
 	if !headsEqual(before, doc.Heads()) {
@@ -231,10 +302,7 @@ func (e *Engine) discardCopy(d *docState) {
 	if d.unsaved || d.create || !d.known {
 		return
 	}
-	d.doc, d.saved, d.savedHeads = nil, nil, nil
-	for _, s := range d.sessions {
-		s.ss.Doc = nil
-	}
+	e.unload(d)
 }
 
 // prime feeds a session the message an empty peer would send, so that
@@ -245,9 +313,8 @@ func (e *Engine) prime(s *session) error {
 	if err != nil {
 		return err
 	}
-	s.ss.Doc = doc
 	empty := (&wire.SyncMessage{Version: wire.SyncV1, Have: []wire.Have{{}}}).Encode()
-	if _, err := s.ss.ReceiveMessage(empty); err != nil {
+	if _, err := s.syncState(doc).ReceiveMessage(empty); err != nil {
 		return fmt.Errorf("sync: priming %s: %w", s.d.id, err)
 	}
 	s.theirV2, s.theirEmpty = true, true
@@ -260,7 +327,15 @@ func (s *session) stateUpdate() (SyncStateUpdate, bool) {
 	if s.p.storageID == "" || !s.d.known || s.p.gone {
 		return SyncStateUpdate{}, false
 	}
-	b := s.ss.Save()
+	var b []byte
+	switch {
+	case s.persistNext != nil:
+		b, s.persistNext = s.persistNext, nil
+	case s.ss != nil:
+		b = s.ss.Save()
+	default:
+		return SyncStateUpdate{}, false
+	}
 	if bytes.Equal(b, s.persisted) {
 		return SyncStateUpdate{}, false
 	}
@@ -274,6 +349,26 @@ func headsEqual(a, b []automerge.ChangeHash) bool {
 	}
 	for i := range a {
 		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// sameAsHashes compares store heads with wire heads as sets.
+func sameAsHashes(a []automerge.ChangeHash, b []wire.Hash) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, h := range a {
+		found := false
+		for _, x := range b {
+			if x == wire.Hash(h) {
+				found = true
+				break
+			}
+		}
+		if !found {
 			return false
 		}
 	}

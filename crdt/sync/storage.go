@@ -30,6 +30,9 @@ type Storage interface {
 	// Load returns a private copy of the document, which the engine keeps
 	// and changes, and its metadata.
 	Load(id string) (*automerge.Doc, Meta, error)
+	// Saved returns the whole document in Save form and its metadata,
+	// without a private copy: what a cold sync sends.
+	Saved(id string) ([]byte, Meta, error)
 	// Meta returns a document's metadata without its body.
 	Meta(id string) (Meta, error)
 	// ChangedSince lists documents of collection whose Seq is above after,

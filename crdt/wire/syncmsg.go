@@ -1,10 +1,12 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // The Automerge sync message (the data of request and sync) is a binary
@@ -286,4 +288,53 @@ func validBloom(b []byte) error {
 		return fmt.Errorf("%w: bloom of %d entries has %d bytes of bits, want %d", ErrSyncMessage, entries, len(b)-r.off, want)
 	}
 	return nil
+}
+
+// DocumentHeads reads the heads recorded in the header of a document chunk
+// (Save output) without loading the document: the chunk's contents start
+// with its actors and then its heads.
+func DocumentHeads(chunk []byte) ([]Hash, error) {
+	t, ok := ChunkType(chunk)
+	if !ok || t != ChunkDocument {
+		return nil, fmt.Errorf("%w: not a document chunk", ErrSyncMessage)
+	}
+	r := &reader{b: chunk, off: 9}
+	n, err := r.count(1)
+	if err != nil {
+		return nil, err
+	}
+	if r.off+n != len(chunk) {
+		return nil, fmt.Errorf("%w: document chunk of %d bytes declares %d", ErrSyncMessage, len(chunk)-r.off, n)
+	}
+	actors, err := r.count(1)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < actors; i++ {
+		if _, err := r.bytes(); err != nil {
+			return nil, err
+		}
+	}
+	return r.hashes()
+}
+
+// EncodeSyncState returns Automerge's encoding of a sync state whose shared
+// heads are heads (the only part of a sync state that is persisted).
+func EncodeSyncState(heads []Hash) []byte {
+	hs := append([]Hash(nil), heads...)
+	slices.SortFunc(hs, func(a, b Hash) int { return bytes.Compare(a[:], b[:]) })
+	return appendHashes([]byte{0x43}, hs)
+}
+
+// SameHeads reports whether two head lists hold the same hashes.
+func SameHeads(a, b []Hash) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }

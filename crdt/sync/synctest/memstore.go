@@ -60,6 +60,17 @@ func (s *MemStore) Load(id string) (*automerge.Doc, sync.Meta, error) {
 	return doc, d.meta, err
 }
 
+// Saved implements sync.Storage.
+func (s *MemStore) Saved(id string) ([]byte, sync.Meta, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.mu.docs[id]
+	if !ok {
+		return nil, sync.Meta{}, fmt.Errorf("doc %s: %w", id, sync.ErrNotFound)
+	}
+	return d.doc.Save(), d.meta, nil
+}
+
 // Meta implements sync.Storage.
 func (s *MemStore) Meta(id string) (sync.Meta, error) {
 	s.mu.Lock()
