@@ -104,7 +104,7 @@ func (b *DecoderBlock) Forward(ctx ml.Context, x ml.Tensor, l int, kv *kvCache, 
 	ctx.Forward(k.Copy(ctx, kDst), v.Permute(ctx, 1, 0, 2, 3).Copy(ctx, vDst))
 	keys := kv.k[l].View(ctx, 0, headDim, headDim*es, nHead, nState*es, total, nState*nCtx*es, nSeq)
 	values := kv.vt[l].View(ctx, 0, total, nCtx*es, headDim, headDim*nCtx*es, nHead, nState*nCtx*es, nSeq)
-	a := attend(ctx, q, keys, values, mask, 0)
+	a := attend(ctx, q, keys, values, mask)
 	x = x.Add(ctx, b.Attn.Out.Forward(ctx, a))
 
 	// Cross-attention on the window's precomputed keys and values, shared
@@ -114,7 +114,7 @@ func (b *DecoderBlock) Forward(ctx ml.Context, x ml.Tensor, l int, kv *kvCache, 
 	nAudio := af.k[l].Dim(1)
 	ck := af.k[l].Reshape(ctx, headDim, nHead, nAudio)
 	cv := af.vt[l].Reshape(ctx, nAudio, headDim, nHead)
-	a = attend(ctx, q, ck, cv, nil, 0)
+	a = attend(ctx, q, ck, cv, nil)
 	x = x.Add(ctx, b.CrossAttn.Out.Forward(ctx, a))
 
 	h = b.MLPLN.Forward(ctx, x, layerNormEps)

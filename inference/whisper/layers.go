@@ -60,20 +60,15 @@ func (m MLP) Forward(ctx ml.Context, x ml.Tensor) ml.Tensor {
 //	k:  [headDim, nHead, nKey, nSeq or 1]
 //	vt: [nKey, headDim, nHead, nSeq or 1] (values transposed, so that the
 //	    second product reads contiguous rows)
-//	mask: nil or [nKey+padKeys, nQuery] f32 of 0 and -Inf
+//	mask: nil or [nKey, nQuery] f32 of 0 and -Inf
 //
-// padKeys zero keys and values are appended first; the mask must give them
-// -Inf. It returns [headDim·nHead, nQuery, nSeq].
+// It returns [headDim·nHead, nQuery, nSeq].
 //
 // This is ggml's non-flash attention (ollama's ScaledDotProductAttention
 // with the mask and scale fused into the softmax); the backend is created
 // with flash attention off, so the values are expected transposed.
-func attend(ctx ml.Context, q, k, vt, mask ml.Tensor, padKeys int) ml.Tensor {
+func attend(ctx ml.Context, q, k, vt, mask ml.Tensor) ml.Tensor {
 	headDim, nHead, nQuery, nSeq := q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(3)
-	if padKeys > 0 {
-		k = k.Pad(ctx, 0, 0, padKeys, 0)
-		vt = vt.Pad(ctx, padKeys, 0, 0, 0)
-	}
 	// The attention permutes q to [headDim, nQuery, nHead, nSeq]; giving
 	// it a permuted view of a contiguous copy makes that permutation
 	// contiguous, which ggml's tiled sgemm requires of its right operand.
@@ -83,10 +78,10 @@ func attend(ctx ml.Context, q, k, vt, mask ml.Tensor, padKeys int) ml.Tensor {
 	return out.Reshape(ctx, headDim*nHead, nQuery, nSeq)
 }
 
-// sgemmPadding returns how many zero keys make nKey a multiple of sgemmK:
-// ggml's tiled sgemm needs the shared dimension of q·kᵀ's successor
-// (probabilities·v, shared dimension nKey) to be one, else it falls back
-// to a dot product per element, 3-4x slower; 1500 audio positions are not.
+// sgemmPadding returns how many positions make nKey a multiple of sgemmK:
+// ggml's tiled sgemm needs the shared dimension of probabilities·v (the
+// keys) to be one, else it falls back to a dot product per element, 3-4x
+// slower; 1500 audio positions are not.
 func sgemmPadding(nKey int) int {
 	if nKey%sgemmK == 0 {
 		return 0
@@ -94,7 +89,8 @@ func sgemmPadding(nKey int) int {
 	return sgemmK - nKey%sgemmK
 }
 
-// paddedKeyMask is the [nKey+pad, nQuery] mask that hides pad zero keys.
+// paddedKeyMask is the [nKey+pad, nQuery] mask that hides the pad keys
+// after the first nKey.
 func paddedKeyMask(nKey, pad, nQuery int) []float32 {
 	m := make([]float32, (nKey+pad)*nQuery)
 	inf := float32(math.Inf(-1))
