@@ -166,7 +166,7 @@ func TestWriteFormats(t *testing.T) {
 	}}
 	for _, c := range []struct{ format, want string }{
 		{"text", "Hello there. General --> Kenobi.\n"},
-		{"json", `{"text":" Hello there. General --\u003e Kenobi."}` + "\n"},
+		{"json", `{"text":"Hello there. General --\u003e Kenobi."}` + "\n"},
 		{"srt", "1\n00:00:00,000 --> 00:00:01,500\nHello there.\n\n2\n01:02:03,250 --> 01:02:05,500\nGeneral -> Kenobi.\n\n"},
 		{"vtt", "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello there.\n\n01:02:03.250 --> 01:02:05.500\nGeneral -> Kenobi.\n\n"},
 	} {

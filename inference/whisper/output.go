@@ -15,7 +15,8 @@ var Formats = []string{"text", "json", "verbose_json", "srt", "vtt"}
 // Write renders r in an OpenAI-compatible response format: "text" (the text
 // and a newline), "json" ({"text"}), "verbose_json" (task, language name,
 // duration, text, segments), "srt" or "vtt" (subtitles, one cue per
-// non-empty segment).
+// non-empty segment). The whole text is trimmed as the API returns it;
+// segment texts keep their leading space.
 func (r *Result) Write(w io.Writer, format string) error {
 	switch format {
 	case "", "text":
@@ -24,7 +25,7 @@ func (r *Result) Write(w io.Writer, format string) error {
 	case "json":
 		return json.NewEncoder(w).Encode(struct {
 			Text string `json:"text"`
-		}{r.Text})
+		}{strings.TrimSpace(r.Text)})
 	case "verbose_json":
 		v := struct {
 			Task     string    `json:"task"`
@@ -32,7 +33,7 @@ func (r *Result) Write(w io.Writer, format string) error {
 			Duration float64   `json:"duration"`
 			Text     string    `json:"text"`
 			Segments []Segment `json:"segments"`
-		}{r.Task, LanguageName(r.Language), r.Duration, r.Text, r.Segments}
+		}{r.Task, LanguageName(r.Language), r.Duration, strings.TrimSpace(r.Text), r.Segments}
 		return json.NewEncoder(w).Encode(v)
 	case "srt", "vtt":
 		var b strings.Builder
