@@ -33,6 +33,11 @@ type Options struct {
 	Logger   *slog.Logger
 	// OnUnload, if set, is called after a model is unloaded.
 	OnUnload func(name string)
+	// Exclusive, if set, is held during each computation as well: give the
+	// LLM engine and this service the same one so that they never run
+	// ggml graphs at once (each uses every core, and ggml's threads spin at
+	// barriers, so two at once are far slower than one after the other).
+	Exclusive func(ctx context.Context) (release func(), err error)
 }
 
 // ErrClosed is returned by Transcribe after Close.
@@ -110,7 +115,18 @@ func (s *Service) Transcribe(ctx context.Context, model string, samples []float3
 		s.mu.Unlock()
 	}()
 
-	opts.Gate = func(ctx context.Context) (func(), error) { return s.sched.acquire(ctx, js.j) }
+	opts.Gate = func(ctx context.Context) (func(), error) {
+		release, err := s.sched.acquire(ctx, js.j)
+		if err != nil || s.opts.Exclusive == nil {
+			return release, err
+		}
+		shared, err := s.opts.Exclusive(ctx)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		return func() { shared(); release() }, nil
+	}
 	opts.Progress = func(p whisper.Progress) {
 		js.j.setRemaining(p.Duration - p.Seconds)
 		s.mu.Lock()

@@ -99,6 +99,23 @@ func TestLoadOnceAndUnloadWhenIdle(t *testing.T) {
 	}
 }
 
+func TestExclusive(t *testing.T) {
+	var held, turns atomic.Int32
+	s, _ := newService(t, Options{Exclusive: func(ctx context.Context) (func(), error) {
+		if !held.CompareAndSwap(0, 1) {
+			t.Error("exclusive slot taken twice")
+		}
+		turns.Add(1)
+		return func() { held.Store(0) }, nil
+	}})
+	if _, err := s.Transcribe(t.Context(), "small", clip(1), fast, nil); err != nil {
+		t.Fatal(err)
+	}
+	if turns.Load() < 2 || held.Load() != 0 {
+		t.Errorf("%d turns, held %d", turns.Load(), held.Load())
+	}
+}
+
 func TestUnknownModelAndClosed(t *testing.T) {
 	s, _ := newService(t, Options{})
 	if _, err := s.Transcribe(t.Context(), "nope", clip(1), fast, nil); err == nil {
