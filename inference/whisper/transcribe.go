@@ -301,7 +301,7 @@ func (m *Model) Transcribe(ctx context.Context, samples []float32, opts Options)
 			res.Segments = append(res.Segments, *s)
 			allTokens = append(allTokens, s.Tokens...)
 		}
-		if opts.NoContext || r.temperature > 0.5 {
+		if !skip && (opts.NoContext || r.temperature > 0.5) {
 			promptResetSince = len(allTokens)
 		}
 		if opts.Progress != nil {
