@@ -135,6 +135,11 @@ func (m *Model) Transcribe(ctx context.Context, samples []float32, opts Options)
 	if len(samples) == 0 {
 		return nil, ErrNoAudio
 	}
+	for i, v := range samples {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("whisper: sample %d is %v", i, v)
+		}
+	}
 	opts.defaults(m.Hparams.NTextCtx)
 	tok := m.Tokenizer
 	sp := tok.sp

@@ -91,6 +91,23 @@ func TestOracleTranscribeBeam(t *testing.T) {
 	checkResult(t, m, r, 0.5)
 }
 
+func TestTranscribeBadInput(t *testing.T) {
+	m := loadOracleModel(t, oracleDir(t))
+	if _, err := m.Transcribe(t.Context(), nil, Options{}); !errors.Is(err, ErrNoAudio) {
+		t.Errorf("empty: %v", err)
+	}
+	if _, err := m.Transcribe(t.Context(), []float32{0, float32(math.NaN())}, Options{}); err == nil {
+		t.Error("NaN accepted")
+	}
+	if _, err := m.Transcribe(t.Context(), make([]float32, 100), Options{Translate: true}); err == nil {
+		t.Error("translation with an English-only model accepted")
+	}
+	r, err := m.Transcribe(t.Context(), make([]float32, 100), Options{})
+	if err != nil || len(r.Segments) != 0 {
+		t.Errorf("under one frame of audio: %+v %v", r, err)
+	}
+}
+
 func TestTranscribeCancel(t *testing.T) {
 	dir := oracleDir(t)
 	m := loadOracleModel(t, dir)
