@@ -47,6 +47,37 @@ async function showDoc(id) {
   $("#doc").textContent = JSON.stringify(d, null, 2);
 }
 
+function fillTable(sel, rows) {
+  const tbody = $(sel + " tbody");
+  tbody.replaceChildren();
+  for (const cells of rows) {
+    const tr = document.createElement("tr");
+    for (const v of cells) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.append(td);
+    }
+    tbody.append(tr);
+  }
+}
+
+const when = (t) => (t ? new Date(t).toLocaleString() : "never");
+
+async function loadSync() {
+  const s = await api("/api/v1/sync");
+  fillTable("#peers", (s.peers || []).map((p) => [p.name || p.url, p.state + (p.last_error ? " (" + p.last_error + ")" : ""), when(p.last_sync), String(p.pending)]));
+}
+
+async function loadJobs() {
+  const j = await api("/api/v1/jobs?limit=20");
+  fillTable("#jobs", j.jobs.map((x) => [when(x.created_at), x.kind, x.state + (x.error ? ": " + x.error : ""), Math.round(x.progress * 100) + "%"]));
+}
+
+// Status panels refresh on their own; the document list on request.
+setInterval(() => { loadSync().catch(() => {}); loadJobs().catch(() => {}); }, 3000);
+loadSync().catch(() => {});
+loadJobs().catch(() => {});
+
 $("#filter").addEventListener("submit", (e) => { e.preventDefault(); loadDocs(false); });
 $("#more").addEventListener("click", () => loadDocs(true));
 loadNode();
