@@ -2,6 +2,7 @@ package whisper
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -26,8 +27,8 @@ func (h Hparams) EncodeFLOPs() float64 {
 // same shapes and weight types and random activations, in one ggml graph:
 // what ggml's matrix multiplication achieves on exactly the encoder's
 // work, for comparison with Stats.Encode. It returns the graph's FLOPs and
-// the best time of reps runs (the first run of a process is slower).
-func (m *Model) MatmulBaseline(ctx context.Context, reps int) (float64, time.Duration, error) {
+// the best times of reps runs (the first run of a process is slower).
+func (m *Model) MatmulBaseline(ctx context.Context, reps int) (float64, Timing, error) {
 	h := m.Hparams
 	a, t := h.NAudioState, nAudioCtx
 	nHead := h.NAudioHead
@@ -56,7 +57,7 @@ func (m *Model) MatmulBaseline(ctx context.Context, reps int) (float64, time.Dur
 	cols1 := in.FromFloats(random(3*h.NMels*nFrames), 3*h.NMels, nFrames)
 	cols2 := in.FromFloats(random(3*a*t), 3*a, t)
 
-	best := time.Duration(1<<63 - 1)
+	best := noTiming
 	for range max(1, reps) {
 		g := m.backend.NewContext()
 		e := m.Encoder
@@ -75,14 +76,14 @@ func (m *Model) MatmulBaseline(ctx context.Context, reps int) (float64, time.Dur
 		for _, b := range m.Decoder.Blocks {
 			outs = append(outs, b.CrossAttn.Key.Weight.Mulmat(g, x), b.CrossAttn.Value.Weight.Mulmat(g, x))
 		}
-		start := time.Now()
+		t0 := startTiming()
 		err := m.compute(ctx, nil, g, outs, func() {})
-		d := time.Since(start)
+		d := t0.since()
 		g.Close()
 		if err != nil {
-			return 0, 0, err
+			return 0, Timing{}, err
 		}
-		best = min(best, d)
+		best = best.min(d)
 	}
 	return h.EncodeFLOPs(), best, nil
 }
@@ -90,17 +91,17 @@ func (m *Model) MatmulBaseline(ctx context.Context, reps int) (float64, time.Dur
 // EncodeBest times the encode graph (encoder and cross-attention keys and
 // values) on one window of mel values, best of reps runs: the counterpart
 // of MatmulBaseline for a like-for-like ratio.
-func (m *Model) EncodeBest(ctx context.Context, window []float32, reps int) (time.Duration, error) {
-	best := time.Duration(1<<63 - 1)
+func (m *Model) EncodeBest(ctx context.Context, window []float32, reps int) (Timing, error) {
+	best := noTiming
 	for range max(1, reps) {
-		start := time.Now()
+		t0 := startTiming()
 		af, err := m.encode(ctx, nil, window, nil)
 		if err != nil {
-			return 0, err
+			return Timing{}, err
 		}
-		d := time.Since(start)
+		d := t0.since()
 		af.close()
-		best = min(best, d)
+		best = best.min(d)
 	}
 	return best, nil
 }
@@ -108,4 +109,29 @@ func (m *Model) EncodeBest(ctx context.Context, window []float32, reps int) (tim
 // BenchWindow returns the first 30 s log-mel window of samples.
 func (m *Model) BenchWindow(samples []float32) []float32 {
 	return LogMel(samples, nSamples, m.Filters, m.Hparams.NMels).Window(0, nFrames)
+}
+
+// Timing is a measurement's wall time and the process's CPU time (user
+// and system, every thread). With one thread, CPU time measures the work
+// even when other processes share the CPU; with more, it also counts the
+// time ggml's threads spin at barriers.
+type Timing struct {
+	Wall, CPU time.Duration
+}
+
+var noTiming = Timing{math.MaxInt64, math.MaxInt64}
+
+func (t Timing) min(u Timing) Timing {
+	return Timing{min(t.Wall, u.Wall), min(t.CPU, u.CPU)}
+}
+
+type timingStart struct {
+	wall time.Time
+	cpu  time.Duration
+}
+
+func startTiming() timingStart { return timingStart{time.Now(), processCPU()} }
+
+func (s timingStart) since() Timing {
+	return Timing{time.Since(s.wall), processCPU() - s.cpu}
 }

@@ -3,7 +3,6 @@ package whisper_test
 import (
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,29 +37,23 @@ func BenchmarkEncoderVsMatmul(b *testing.B) {
 	window := m.BenchWindow(make([]float32, 16000*30))
 	// With one thread ggml computes on the calling thread, so process CPU
 	// time measures the work even when other processes share the CPU.
-	measure := func(b *testing.B, run func() error) {
+	measure := func(b *testing.B, run func() (whisper.Timing, error)) {
 		var wall, cpu time.Duration
 		for b.Loop() {
-			c0, t0 := cpuTime(), time.Now()
-			if err := run(); err != nil {
+			t, err := run()
+			if err != nil {
 				b.Fatal(err)
 			}
-			wall += time.Since(t0)
-			cpu += cpuTime() - c0
+			wall += t.Wall
+			cpu += t.CPU
 		}
 		b.ReportMetric(h.EncodeFLOPs()*float64(b.N)/wall.Seconds()/1e9, "GFLOP/s")
 		b.ReportMetric(h.EncodeFLOPs()*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
 	}
 	b.Run("encode", func(b *testing.B) {
-		measure(b, func() error { _, err := m.EncodeBest(b.Context(), window, 1); return err })
+		measure(b, func() (whisper.Timing, error) { return m.EncodeBest(b.Context(), window, 1) })
 	})
 	b.Run("matmul", func(b *testing.B) {
-		measure(b, func() error { _, _, err := m.MatmulBaseline(b.Context(), 1); return err })
+		measure(b, func() (whisper.Timing, error) { _, t, err := m.MatmulBaseline(b.Context(), 1); return t, err })
 	})
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
