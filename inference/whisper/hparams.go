@@ -128,7 +128,7 @@ func (h Hparams) SizeName() string {
 			return "large-v3-turbo"
 		case h.NMels == 128 && h.NTextLayer == 32:
 			return "large-v3"
-		case h.NTextLayer == 32:
+		case h.NTextLayer == 32 && h.Multilingual():
 			return "large"
 		}
 		return "custom"

@@ -23,16 +23,17 @@ type preset struct {
 	name                  string
 	state, head, audioL   int
 	textL, mels, nVocabML int
+	english               bool // an English-only (".en") variant exists
 }
 
 var presets = []preset{
-	{"tiny", 384, 6, 4, 4, 80, 51865},
-	{"base", 512, 8, 6, 6, 80, 51865},
-	{"small", 768, 12, 12, 12, 80, 51865},
-	{"medium", 1024, 16, 24, 24, 80, 51865},
-	{"large-v2", 1280, 20, 32, 32, 80, 51865},
-	{"large-v3", 1280, 20, 32, 32, 128, 51866},
-	{"large-v3-turbo", 1280, 20, 32, 4, 128, 51866},
+	{"tiny", 384, 6, 4, 4, 80, 51865, true},
+	{"base", 512, 8, 6, 6, 80, 51865, true},
+	{"small", 768, 12, 12, 12, 80, 51865, true},
+	{"medium", 1024, 16, 24, 24, 80, 51865, true},
+	{"large-v2", 1280, 20, 32, 32, 80, 51865, false},
+	{"large-v3", 1280, 20, 32, 32, 128, 51866, false},
+	{"large-v3-turbo", 1280, 20, 32, 4, 128, 51866, false},
 }
 
 // Sizes lists the names Preset accepts.
@@ -40,7 +41,7 @@ func Sizes() []string {
 	var out []string
 	for _, p := range presets {
 		out = append(out, p.name)
-		if p.nVocabML == 51865 {
+		if p.english {
 			out = append(out, p.name+".en")
 		}
 	}
@@ -58,7 +59,7 @@ func Preset(size, typ string) (whisper.Hparams, error) {
 		name = "large-v3-turbo"
 	}
 	i := slices.IndexFunc(presets, func(p preset) bool { return p.name == name })
-	if i < 0 || (en && presets[i].nVocabML != 51865) {
+	if i < 0 || (en && !presets[i].english) {
 		return whisper.Hparams{}, fmt.Errorf("unknown whisper size %q (have %s)", size, strings.Join(Sizes(), ", "))
 	}
 	ftype, err := FType(typ)

@@ -72,3 +72,26 @@ func TestF16(t *testing.T) {
 		}
 	}
 }
+
+func TestPresetsNameThemselves(t *testing.T) {
+	want := map[string]string{"large-v2": "large"}
+	for _, size := range Sizes() {
+		h, err := Preset(size, "f16")
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := size
+		if w, ok := want[size]; ok {
+			name = w
+		}
+		if got := h.SizeName(); got != name {
+			t.Errorf("Preset(%q).SizeName() = %q", size, got)
+		}
+	}
+	if _, err := Preset("huge", "f16"); err == nil {
+		t.Error("unknown size accepted")
+	}
+	if _, err := Preset("tiny", "q3_k"); err == nil {
+		t.Error("unknown type accepted")
+	}
+}
