@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 
 # Build: llama.cpp (through github.com/ollama/ollama/llama) needs these headers.
 packages=(nlohmann-json3-dev libstb-dev)
+# Tests: the sync interop test and benchmark run the real automerge-repo
+# JavaScript client under Node.js (npm installs it from interop/package-lock.json).
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
