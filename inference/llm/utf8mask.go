@@ -67,16 +67,47 @@ type tokenUTF8 struct {
 // newUTF8Mask classifies every token by its bytes. eog tokens are never
 // banned: ending is the grammar's decision, and a dangling lead byte at the
 // end becomes U+FFFD.
+//
+// A vocabulary may lack the bytes that finish some characters; a state with
+// no allowed token would leave the sampler nothing to pick, so tokens that
+// lead into such a dead state are banned as well, until no state is dead.
 func newUTF8Mask(pieces []string, eog func(int) bool) *utf8Mask {
 	m := &utf8Mask{info: make([]tokenUTF8, len(pieces))}
+	ok := make([][numStates]bool, len(pieces))
+	isEOG := make([]bool, len(pieces))
 	for id, p := range pieces {
-		ti, ok := classify(p)
+		ti, valid := classify(p)
 		m.info[id] = ti
-		if eog(id) {
-			continue
-		}
+		isEOG[id] = eog(id)
 		for state := range numStates {
-			if !ok || !allowed(ti, state) {
+			ok[id][state] = isEOG[id] || valid && allowed(ti, state)
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		var live [numStates]bool
+		for id := range pieces {
+			for state := range numStates {
+				if ok[id][state] && !isEOG[id] {
+					live[state] = true
+				}
+			}
+		}
+		for id := range pieces {
+			if isEOG[id] {
+				continue
+			}
+			for state := range numStates {
+				if ok[id][state] && !live[m.next(state, id)] {
+					ok[id][state] = false
+					changed = true
+				}
+			}
+		}
+	}
+	for id := range pieces {
+		for state := range numStates {
+			if !ok[id][state] {
 				m.banned[state] = append(m.banned[state], int32(id))
 			}
 		}

@@ -77,3 +77,18 @@ func TestMaskKeepsOutputValid(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskPrunesDeadStates: a vocabulary with a lead byte but no
+// continuation bytes must not let the lead byte be sampled.
+func TestMaskPrunesDeadStates(t *testing.T) {
+	pieces := []string{"a", "b", "\xe2", "</s>"}
+	m := newUTF8Mask(pieces, func(id int) bool { return id == 3 })
+	logits := make([]float32, len(pieces))
+	m.apply(logits, 0)
+	if !math.IsInf(float64(logits[2]), -1) {
+		t.Error("lead byte without continuations was allowed")
+	}
+	if math.IsInf(float64(logits[0]), -1) || math.IsInf(float64(logits[3]), -1) {
+		t.Error("ordinary token or end of generation was banned")
+	}
+}
