@@ -82,9 +82,13 @@ func Catalog() []CatalogEntry {
 	}
 }
 
+// lookupCatalog finds an entry by name, case-insensitively and with ':'
+// and '-' interchangeable after the family ("whisper-base.en" finds
+// "whisper:base.en", as the file it is stored in is named).
 func (r *Registry) lookupCatalog(name string) (CatalogEntry, bool) {
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, ":", "-")) }
 	for _, c := range r.catalog {
-		if strings.EqualFold(c.Name, name) {
+		if norm(c.Name) == norm(name) {
 			return c, true
 		}
 	}

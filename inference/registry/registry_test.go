@@ -345,6 +345,10 @@ func TestConcurrentImportsKeepEveryEntry(t *testing.T) {
 
 func TestCatalogWellFormed(t *testing.T) {
 	seen := map[string]bool{}
+	r := open(t, Options{})
+	if c, ok := r.lookupCatalog("Whisper-Base.en"); !ok || c.Name != "whisper:base.en" {
+		t.Errorf("alias lookup found %+v, %v", c, ok)
+	}
 	for _, c := range Catalog() {
 		if seen[c.Name] || ValidName(c.Name) != nil {
 			t.Errorf("%s: duplicate or invalid name", c.Name)
