@@ -51,8 +51,10 @@ type conn struct {
 }
 
 func newConn(s *Syncer, ws *websocket.Conn, info sync.PeerInfo, outbound bool, url string) *conn {
-	return &conn{ws: ws, info: info, outbound: outbound, url: url, s: s,
+	c := &conn{ws: ws, info: info, outbound: outbound, url: url, s: s,
 		wake: make(chan struct{}, 1), done: make(chan struct{}), connected: time.Now()}
+	c.lastIn.Store(c.connected.UnixNano())
+	return c
 }
 
 // enqueue adds a frame for the writer; it never blocks.
@@ -197,9 +199,13 @@ func (c *conn) violation(ctx context.Context, err error) {
 }
 
 // pingLoop keeps idle connections alive through NATs and notices dead
-// peers, as automerge-repo's server does with its keepalive.
+// peers, as automerge-repo's server does with its keepalive. It pings only
+// a connection that has been silent for a whole interval: a pong is read
+// by the peer's reader, which a busy peer may hold back (its loop applying
+// thousands of documents), and a peer that is sending is plainly alive.
 func (c *conn) pingLoop(ctx context.Context) {
-	t := time.NewTicker(c.s.opts.PingInterval)
+	iv := c.s.opts.PingInterval
+	t := time.NewTicker(iv)
 	defer t.Stop()
 	for {
 		select {
@@ -208,10 +214,13 @@ func (c *conn) pingLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, c.s.opts.PingInterval)
+			if time.Since(time.Unix(0, c.lastIn.Load())) < iv {
+				continue
+			}
+			pctx, cancel := context.WithTimeout(ctx, 2*iv)
 			err := c.ws.Ping(pctx)
 			cancel()
-			if err != nil {
+			if err != nil && time.Since(time.Unix(0, c.lastIn.Load())) > 2*iv {
 				c.close(websocket.StatusGoingAway, "ping: "+err.Error())
 				return
 			}

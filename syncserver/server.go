@@ -17,7 +17,6 @@ import (
 	"github.com/outposthq/outpost/access"
 	"github.com/outposthq/outpost/crdt"
 	"github.com/outposthq/outpost/crdt/verify"
-	"github.com/outposthq/outpost/crdt/wire"
 	"github.com/outposthq/outpost/synclink"
 )
 
@@ -74,13 +73,7 @@ func Open(cfg Config) (*Server, error) {
 		}
 		s.verifier = v
 		so.Verify = v.Chunks
-		verifyFn = func(id string, base *automerge.Doc, chunks []byte) error {
-			key, err := wire.DecodeDocumentID(id)
-			if err != nil {
-				return err
-			}
-			return v.Chunks(context.Background(), key, base, chunks)
-		}
+		verifyFn = synclink.VerifyWith(v)
 	}
 	st, err := crdt.Open(cfg.Data, so)
 	if err != nil {

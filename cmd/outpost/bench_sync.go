@@ -25,7 +25,6 @@ import (
 
 	"github.com/outposthq/outpost/crdt"
 	"github.com/outposthq/outpost/crdt/verify"
-	"github.com/outposthq/outpost/crdt/wire"
 	"github.com/outposthq/outpost/synclink"
 	"github.com/outposthq/outpost/syncserver"
 )
@@ -47,6 +46,7 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	noVerify := fs.Bool("no-verify", false, "skip vetting received Automerge bytes in a worker process")
 	keep := fs.Bool("keep", false, "keep the temporary data directories")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the Outpost runs to this file")
+	cacheDocs := fs.Int("cache-docs", 0, "documents each store keeps loaded (crdt.Options.CacheDocs; 0: the store's default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	} else {
 		fmt.Fprintln(stderr, "data in", tmp)
 	}
-	b := &syncBench{docs: *docs, changes: *changes, tmp: tmp, verify: !*noVerify, out: json.NewEncoder(stdout), log: stderr}
+	b := &syncBench{docs: *docs, changes: *changes, cacheDocs: *cacheDocs, tmp: tmp, verify: !*noVerify, out: json.NewEncoder(stdout), log: stderr}
 
 	fmt.Fprintf(stderr, "bench sync: building a corpus of %d documents x %d changes\n", *docs, *changes)
 	if err := b.startServer(ctx); err != nil {
@@ -108,6 +108,7 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 type syncBench struct {
 	docs, changes int
+	cacheDocs     int
 	tmp           string
 	verify        bool
 	out           *json.Encoder
@@ -148,7 +149,9 @@ type vsCold struct {
 }
 
 func (b *syncBench) startServer(ctx context.Context) error {
-	srv, err := syncserver.Open(syncserver.Config{Data: filepath.Join(b.tmp, "server"), Listen: "127.0.0.1:0", NoVerify: !b.verify})
+	srv, err := syncserver.Open(syncserver.Config{Data: filepath.Join(b.tmp, "server"), Listen: "127.0.0.1:0", NoVerify: !b.verify,
+		Logger:       slog.New(slog.NewTextHandler(b.log, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		StoreOptions: crdt.Options{CacheDocs: b.cacheDocs}})
 	if err != nil {
 		return err
 	}
@@ -178,7 +181,7 @@ func (b *syncBench) buildCorpus(ctx context.Context) error {
 		b.ids[i] = benchDocID(i)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(64)
+	g.SetLimit(8) // more only fragments automerge's C heap
 	for i, id := range b.ids {
 		g.Go(func() error {
 			_, err := st.CreateWithID(gctx, id, "note", "bench", func(d *automerge.Doc) error {
@@ -258,7 +261,7 @@ type nodeSide struct {
 
 func (b *syncBench) startNode(ctx context.Context, tok string) (*nodeSide, error) {
 	if b.node == nil {
-		st, err := crdt.Open(filepath.Join(b.tmp, "node"), crdt.Options{})
+		st, err := crdt.Open(filepath.Join(b.tmp, "node"), crdt.Options{CacheDocs: b.cacheDocs})
 		if err != nil {
 			return nil, err
 		}
@@ -269,22 +272,18 @@ func (b *syncBench) startNode(ctx context.Context, tok string) (*nodeSide, error
 		return nil, err
 	}
 	n := &nodeSide{done: make(chan error, 1)}
-	opts := synclink.Options{StorageID: sid, Name: "bench-node", Collections: []string{"bench"}}
+	level := slog.LevelWarn
 	if os.Getenv("OUTPOST_SYNC_DEBUG") != "" {
-		opts.Logger = slog.New(slog.NewTextHandler(b.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		level = slog.LevelDebug
 	}
+	opts := synclink.Options{StorageID: sid, Name: "bench-node", Collections: []string{"bench"},
+		Logger: slog.New(slog.NewTextHandler(b.log, &slog.HandlerOptions{Level: level}))}
 	if b.verify {
 		n.v, err = verify.New(verify.Options{})
 		if err != nil {
 			return nil, err
 		}
-		opts.Verify = func(id string, base *automerge.Doc, chunks []byte) error {
-			key, err := wire.DecodeDocumentID(id)
-			if err != nil {
-				return err
-			}
-			return n.v.Chunks(context.Background(), key, base, chunks)
-		}
+		opts.Verify = synclink.VerifyWith(n.v)
 	}
 	n.syncer, err = synclink.New(synclink.NewPebbleStore(b.node), opts)
 	if err != nil {
@@ -397,6 +396,24 @@ func (b *syncBench) cold(ctx context.Context) (result, error) {
 	}
 	fmt.Fprintln(b.log, "bench sync: cold sync, Outpost")
 	start := time.Now()
+	if os.Getenv("OUTPOST_BENCH_TRACE") != "" {
+		tctx, tcancel := context.WithCancel(ctx)
+		defer tcancel()
+		go func() {
+			for {
+				select {
+				case <-tctx.Done():
+					return
+				case <-time.After(2 * time.Second):
+				}
+				n := 0
+				if ms, err := b.node.ChangedSince(tctx, "bench", 0, b.docs+1); err == nil {
+					n = len(ms)
+				}
+				fmt.Fprintf(b.log, "bench sync: %.0fs: node has %d documents, resident memory %d MB\n", time.Since(start).Seconds(), n, rssMB())
+			}
+		}()
+	}
 	n, err := b.startNode(ctx, tok)
 	if err != nil {
 		return result{}, err
@@ -463,7 +480,7 @@ func (b *syncBench) reconnect(ctx context.Context, cold result, frac float64) (r
 	if k < 1 {
 		k = 1
 	}
-	st, err := crdt.Open(filepath.Join(b.tmp, "node"), crdt.Options{})
+	st, err := crdt.Open(filepath.Join(b.tmp, "node"), crdt.Options{CacheDocs: b.cacheDocs})
 	if err != nil {
 		return result{}, err
 	}
@@ -563,7 +580,7 @@ func (b *syncBench) baseline(ctx context.Context, dir string) (result, error) {
 		return result{}, err
 	}
 	fmt.Fprintln(b.log, "bench sync: cold sync, automerge-repo (Node.js server and client)")
-	server := exec.CommandContext(ctx, "node", "bench-server.mjs", corpus, filepath.Join(b.tmp, "js-server"))
+	server := exec.CommandContext(ctx, "node", "bench-server.mjs", corpus)
 	server.Dir = dir
 	server.Stderr = b.log
 	sin, err := server.StdinPipe()
@@ -596,6 +613,7 @@ func (b *syncBench) baseline(ctx context.Context, dir string) (result, error) {
 	var cr struct {
 		Seconds float64 `json:"seconds"`
 		Docs    int     `json:"docs"`
+		Retries int     `json:"retries"`
 	}
 	if err := json.Unmarshal(out, &cr); err != nil {
 		return result{}, fmt.Errorf("bench sync: client said %q: %w", out, err)
@@ -614,6 +632,9 @@ func (b *syncBench) baseline(ctx context.Context, dir string) (result, error) {
 		return result{}, err
 	}
 	msgs := st.MsgsIn + st.MsgsOut
+	if cr.Retries > 0 {
+		fmt.Fprintf(b.log, "bench sync: automerge-repo reported %d documents unavailable and they were asked for again\n", cr.Retries)
+	}
 	r := result{Bench: "sync", Case: "cold", Impl: "automerge-repo", Docs: cr.Docs, Changes: b.changes, Seconds: cr.Seconds,
 		Bytes: st.BytesIn + st.BytesOut, BytesIn: st.BytesOut, BytesOut: st.BytesIn, Messages: msgs,
 		RoundTrips: float64(msgs) / 2 / float64(cr.Docs), DocsPerSec: float64(cr.Docs) / cr.Seconds}

@@ -115,13 +115,18 @@ func (e *Engine) scanPage(p *peer, sc *scan) {
 				continue
 			}
 		}
+		if s.inAgreement(m.Heads) {
+			continue // the peer has exactly this: nothing to say, nothing to load
+		}
 		e.markDirty(s)
+	}
+	// Every document up to sc.after has been offered: say so now, so that
+	// a connection lost halfway through a cold sync resumes from here.
+	if sc.after > p.cursorDue[sc.coll] {
+		p.cursorDue[sc.coll] = sc.after
 	}
 	if len(metas) < e.cfg.ScanPage {
 		sc.done = true
-		if sc.after > p.cursorDue[sc.coll] {
-			p.cursorDue[sc.coll] = sc.after
-		}
 	}
 }
 

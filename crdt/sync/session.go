@@ -69,6 +69,21 @@ func (e *Engine) session(d *docState, p *peer) (*session, error) {
 	return s, nil
 }
 
+// inAgreement reports whether, without loading anything, the peer is
+// known to hold exactly heads: both sides announced them (agreed) or the
+// persisted state's shared heads are them.
+func (s *session) inAgreement(heads []automerge.ChangeHash) bool {
+	if s.ss != nil || s.dirty {
+		return false
+	}
+	if s.agreed == nil && s.state != nil {
+		if shared, err := wire.DecodeSyncState(s.state); err == nil && len(shared) > 0 {
+			s.agreed = shared
+		}
+	}
+	return s.agreed != nil && sameAsHashes(heads, s.agreed)
+}
+
 // syncState returns the session's Automerge sync state bound to doc.
 func (s *session) syncState(doc *automerge.Doc) *automerge.SyncState {
 	if s.ss == nil && s.state != nil {
@@ -232,6 +247,19 @@ func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
 		}
 		// Anything else: forget what we assumed the peer has.
 		s.fastHeads, s.state, s.ss = nil, nil, nil
+	} else if s.ss == nil && d.known && d.doc == nil && len(pm.Changes) == 0 && len(pm.Need) == 0 &&
+		len(pm.Heads) > 0 && sameAsHashes(d.meta.Heads, pm.Heads) {
+		// The peer announces exactly our heads. Automerge would record
+		// them and have nothing to answer; so do we, without loading.
+		s.agreed = pm.Heads
+		s.heard, s.theirEmpty = true, false
+		s.setAwaiting(false)
+		s.setMissing(false)
+		if st := wire.EncodeSyncState(pm.Heads); !bytes.Equal(st, s.persisted) {
+			s.state, s.persistNext = st, st
+			e.touch(s)
+		}
+		return nil
 	}
 	s.agreed = nil
 	doc, err := e.load(d)

@@ -338,3 +338,13 @@ func SameHeads(a, b []Hash) bool {
 	}
 	return true
 }
+
+// DecodeSyncState returns the shared heads of an encoded sync state (the
+// inverse of EncodeSyncState, and what automerge's SyncState.Save writes).
+func DecodeSyncState(b []byte) ([]Hash, error) {
+	if len(b) == 0 || b[0] != 0x43 {
+		return nil, fmt.Errorf("%w: not a sync state", ErrSyncMessage)
+	}
+	r := &reader{b: b, off: 1}
+	return r.hashes()
+}
