@@ -261,6 +261,8 @@ func TestProcessesConverge(t *testing.T) {
 
 	acked := map[string][]string{} // doc id -> keys acknowledged
 	names := []string{"a", "b", "c"}
+	edits, nodeKills, serverKills := 0, 0, 0
+	defer func() { t.Logf("%d edits acknowledged, %d node kills, %d server kills", edits, nodeKills, serverKills) }()
 	for step := 0; step < 60; step++ {
 		switch r := rng.IntN(100); {
 		case r < 80:
@@ -271,6 +273,7 @@ func TestProcessesConverge(t *testing.T) {
 			if l, ok := nodes[n].read(20 * time.Second); ok && l == "ok "+key {
 				id := procDocID(colls[n], i).String()
 				acked[id] = append(acked[id], key)
+				edits++
 			} else {
 				t.Fatalf("step %d: edit on %s: %q", step, n, l)
 			}
@@ -278,9 +281,11 @@ func TestProcessesConverge(t *testing.T) {
 			n := names[rng.IntN(3)]
 			nodes[n].kill()
 			nodes[n] = startNode(n)
+			nodeKills++
 		default:
 			server.kill()
 			server = startServer()
+			serverKills++
 		}
 	}
 
