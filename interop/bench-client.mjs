@@ -4,7 +4,7 @@
 //
 //   node bench-client.mjs ws://127.0.0.1:PORT IDS.txt STORAGE_DIR
 //
-// It opens at most 256 documents at a time (automerge-repo reports some
+// It opens at most 64 documents at a time (automerge-repo reports some
 // documents unavailable when 10,000 finds are in flight at once) and
 // retries a document reported unavailable up to 5 times.
 //
@@ -34,7 +34,7 @@ async function open(id) {
 }
 const handles = []
 let next = 0
-await Promise.all(Array.from({ length: 256 }, async () => {
+await Promise.all(Array.from({ length: 64 }, async () => {
   while (next < ids.length) {
     const id = ids[next++]
     handles.push(await open(id))

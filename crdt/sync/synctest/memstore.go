@@ -1,7 +1,3 @@
-// Package synctest holds test doubles for the sync engine: an in-memory
-// document store that implements sync.Storage and applies Ready the way the
-// Pebble adapter does, and the scenario-script environment used by the
-// engine's testdata.
 package synctest
 
 import (
