@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/outposthq/outpost/crdt"
+	"github.com/outposthq/outpost/crdt/wire"
 	"github.com/outposthq/outpost/synclink"
 )
 
@@ -274,5 +276,48 @@ func TestInteropWrongToken(t *testing.T) {
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "open" {
 		t.Errorf("probe with a valid token: %s %v", out, err)
+	}
+}
+
+// TestInteropExtensionKeys: frames carrying Outpost's extension keys (the
+// document's store metadata on sync messages, the extension in
+// peerMetadata) decode in automerge-repo as the ordinary messages they
+// are; the extra keys are ignored.
+func TestInteropExtensionKeys(t *testing.T) {
+	dir := interopDir(t)
+	codec := wire.NewCodec()
+	id := wire.EncodeDocumentID([16]byte{7})
+	frames := []*wire.Message{
+		{Type: wire.TypeSync, SenderID: "s", TargetID: "c", DocumentID: id, Data: []byte{0x42, 0, 0, 0, 0},
+			Doc: &wire.DocInfo{Collection: "clinic:a", Type: "note"}},
+		{Type: wire.TypePeer, SenderID: "s", TargetID: "c", SelectedProtocolVersion: "1",
+			PeerMetadata: &wire.PeerMetadata{StorageID: "x", Outpost: &wire.OutpostMeta{Version: 1, Collections: []string{"clinic:a"}}}},
+	}
+	args := []string{"decode.mjs"}
+	for _, m := range frames {
+		b, err := codec.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, hex.EncodeToString(b))
+	}
+	cmd := exec.Command("node", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("decode.mjs: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	want := []string{
+		`{"type":"sync","senderId":"s","targetId":"c","documentId":"` + id + `","dataLength":5,"repoMessage":true}`,
+		`{"type":"peer","senderId":"s","targetId":"c","dataLength":0,"repoMessage":false}`,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("decode.mjs printed %q", out)
+	}
+	for i := range want {
+		if lines[i] != want[i] {
+			t.Errorf("frame %d: automerge-repo read %s, want %s", i, lines[i], want[i])
+		}
 	}
 }
