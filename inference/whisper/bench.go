@@ -57,33 +57,49 @@ func (m *Model) MatmulBaseline(ctx context.Context, reps int) (float64, Timing, 
 	cols1 := in.FromFloats(random(3*h.NMels*nFrames), 3*h.NMels, nFrames)
 	cols2 := in.FromFloats(random(3*a*t), 3*a, t)
 
-	best := noTiming
-	for range max(1, reps) {
-		g := m.backend.NewContext()
-		e := m.Encoder
-		outs := []ml.Tensor{
+	// One graph per layer: a graph's outputs stay allocated until it ends,
+	// and all of large-v3's at once would take gigabytes.
+	e := m.Encoder
+	type products func(g ml.Context) []ml.Tensor
+	groups := []products{func(g ml.Context) []ml.Tensor {
+		return []ml.Tensor{
 			cols1.Mulmat(g, e.conv1F32.Reshape(g, 3*h.NMels, a)),
 			cols2.Mulmat(g, e.conv2F32.Reshape(g, 3*a, a)),
 		}
-		for _, b := range e.Blocks {
+	}}
+	for _, b := range e.Blocks {
+		groups = append(groups, func(g ml.Context) []ml.Tensor {
 			at := b.Attn
-			outs = append(outs,
+			return []ml.Tensor{
 				at.Query.Weight.Mulmat(g, x), at.Key.Weight.Mulmat(g, x),
 				at.Value.Weight.Mulmat(g, x), at.Out.Weight.Mulmat(g, x),
 				b.MLP.Up.Weight.Mulmat(g, x), b.MLP.Down.Weight.Mulmat(g, x4),
-				k.MulmatFullPrec(g, q), vt.Mulmat(g, kq))
+				k.MulmatFullPrec(g, q), vt.Mulmat(g, kq),
+			}
+		})
+	}
+	for _, b := range m.Decoder.Blocks {
+		groups = append(groups, func(g ml.Context) []ml.Tensor {
+			return []ml.Tensor{b.CrossAttn.Key.Weight.Mulmat(g, x), b.CrossAttn.Value.Weight.Mulmat(g, x)}
+		})
+	}
+	best := noTiming
+	for range max(1, reps) {
+		var total Timing
+		for _, group := range groups {
+			g := m.backend.NewContext()
+			outs := group(g)
+			t0 := startTiming()
+			err := m.compute(ctx, nil, g, outs, func() {})
+			d := t0.since()
+			g.Close()
+			if err != nil {
+				return 0, Timing{}, err
+			}
+			total.Wall += d.Wall
+			total.CPU += d.CPU
 		}
-		for _, b := range m.Decoder.Blocks {
-			outs = append(outs, b.CrossAttn.Key.Weight.Mulmat(g, x), b.CrossAttn.Value.Weight.Mulmat(g, x))
-		}
-		t0 := startTiming()
-		err := m.compute(ctx, nil, g, outs, func() {})
-		d := t0.since()
-		g.Close()
-		if err != nil {
-			return 0, Timing{}, err
-		}
-		best = best.min(d)
+		best = best.min(total)
 	}
 	return h.EncodeFLOPs(), best, nil
 }
