@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // minimalModel builds, by hand, the smallest file ReadFile accepts: width-1
@@ -81,5 +83,33 @@ func FuzzReadModel(f *testing.F) {
 			t.Fatalf("%d filter values", len(file.Filters))
 		}
 		_ = file.Info()
+	})
+}
+
+// FuzzEncode: prompts come from outside (the HTTP API). Encoding must not
+// panic and must round-trip through Decode for any UTF-8 text.
+func FuzzEncode(f *testing.F) {
+	var toks [][]byte
+	for b := range 256 {
+		toks = append(toks, []byte{byte(b)})
+	}
+	for _, m := range []string{"th", "the", " the", "in", " a", "er", " s", "'s", "  ", "\n\n"} {
+		toks = append(toks, []byte(m))
+	}
+	tok := newTokenizer(toks, 51864)
+	for _, s := range []string{"", "Hello, world!", "it's   a\n\ttest 123", "日本語 ♪♪ (laughs)", "\xff\xfe", "'ll've'd"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ids, err := tok.Encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tok.Decode(ids); utf8.ValidString(s) && got != s {
+			t.Fatalf("Decode(Encode(%q)) = %q", s, got)
+		}
+		if strings.Join(pretokenize(s), "") != s {
+			t.Fatalf("pretokenize(%q) loses text", s)
+		}
 	})
 }
