@@ -24,7 +24,7 @@ type Encoder struct {
 	Blocks                         []EncoderBlock
 	LNPost                         *nn.LayerNorm
 
-	nMels, nState int
+	nState int
 
 	// Made once by prepare.
 	conv1F32, conv2F32 ml.Tensor
@@ -38,7 +38,7 @@ func newEncoder(w *weightGetter, h Hparams) *Encoder {
 		Conv2W: w.get("encoder.conv2.weight"), Conv2B: w.get("encoder.conv2.bias"),
 		PosEmb: w.get("encoder.positional_embedding"),
 		LNPost: newLayerNorm(w, "encoder.ln_post"),
-		nMels:  h.NMels, nState: h.NAudioState,
+		nState: h.NAudioState,
 	}
 	for i := range h.NAudioLayer {
 		p := "encoder.blocks." + strconv.Itoa(i)

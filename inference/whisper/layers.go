@@ -103,8 +103,8 @@ func paddedKeyMask(nKey, pad, nQuery int) []float32 {
 }
 
 // sgemmK is the multiple of the shared dimension that ggml's tiled f32
-// matrix product (llamafile's tinyBLAS, 16 floats per AVX-512 vector)
-// requires.
+// matrix product (llamafile's tinyBLAS) requires: 16 floats per AVX-512
+// vector, which also covers AVX2 (8) and NEON (4).
 const sgemmK = 16
 
 // causalMask returns the [nKey, nQuery] mask for queries at positions
