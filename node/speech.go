@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -87,14 +88,9 @@ func (n *Node) audioTranscriptions(c echo.Context) error {
 		return &apiError{http.StatusServiceUnavailable, "this node has no speech-to-text engine"}
 	}
 	r := c.Request()
-	r.Body = http.MaxBytesReader(c.Response(), r.Body, n.cfg.MaxAudioBytes)
-	fh, err := c.FormFile("file")
+	fh, err := n.audioUpload(c)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
-		}
-		return badRequest(`multipart field "file" is required: %v`, err)
+		return err
 	}
 	model, err := n.speechModel(c.FormValue("model"))
 	if err != nil {
@@ -139,6 +135,22 @@ func (n *Node) audioTranscriptions(c echo.Context) error {
 	ct := map[string]string{"json": "application/json", "verbose_json": "application/json", "text": "text/plain; charset=utf-8",
 		"srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}[format]
 	return c.Blob(http.StatusOK, ct, buf.Bytes())
+}
+
+// audioUpload returns the multipart "file" of a request whose body may be
+// at most MaxAudioBytes.
+func (n *Node) audioUpload(c echo.Context) (*multipart.FileHeader, error) {
+	r := c.Request()
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, n.cfg.MaxAudioBytes)
+	fh, err := c.FormFile("file")
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		}
+		return nil, badRequest(`multipart field "file" is required: %v`, err)
+	}
+	return fh, nil
 }
 
 func speechError(err error) error {
@@ -194,14 +206,9 @@ type transcribeInput struct {
 // "language", "prompt", "then" and "priority".
 func (n *Node) submitTranscription(c echo.Context) error {
 	r := c.Request()
-	r.Body = http.MaxBytesReader(c.Response(), r.Body, n.cfg.MaxAudioBytes)
-	fh, err := c.FormFile("file")
+	fh, err := n.audioUpload(c)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
-		}
-		return badRequest(`multipart field "file" is required: %v`, err)
+		return err
 	}
 	in := transcribeInput{Collection: c.FormValue("collection"), Language: c.FormValue("language"),
 		Prompt: c.FormValue("prompt"), Then: c.FormValue("then"), Name: fh.Filename}
