@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	gosync "sync"
 
 	"github.com/automerge/automerge-go"
 	"github.com/cockroachdb/pebble/v2"
@@ -34,6 +35,11 @@ type Store interface {
 // big-endian).
 type PebbleStore struct {
 	st *crdt.Store
+	// prefetch holds Saved results being prepared by PrefetchSaved.
+	prefetch struct {
+		gosync.Mutex
+		m map[string]*savedResult
+	}
 	// Parallel is how many documents a Persist writes at once. Each store
 	// write is a synced commit; concurrent ones share fsyncs in Pebble's
 	// commit pipeline, which is what makes a cold sync of thousands of
@@ -78,8 +84,68 @@ func (p *PebbleStore) Load(id string) (*automerge.Doc, sync.Meta, error) {
 	return doc, meta(m), nil
 }
 
+type savedResult struct {
+	done  chan struct{}
+	saved []byte
+	meta  sync.Meta
+	err   error
+}
+
+// prefetchWorkers is how many documents PrefetchSaved prepares at once:
+// loading and saving is CPU work in Automerge, worth spreading over cores
+// while the loop waits on the network and the disk.
+const prefetchWorkers = 2
+
+// PrefetchSaved implements sync.Prefetcher: it starts computing Saved for
+// ids, so that the engine's calls that follow find them ready.
+func (p *PebbleStore) PrefetchSaved(ids []string) {
+	p.prefetch.Lock()
+	if p.prefetch.m == nil {
+		p.prefetch.m = map[string]*savedResult{}
+	}
+	var todo []*savedResult
+	var todoIDs []string
+	for _, id := range ids {
+		if _, ok := p.prefetch.m[id]; ok {
+			continue
+		}
+		r := &savedResult{done: make(chan struct{})}
+		p.prefetch.m[id] = r
+		todo, todoIDs = append(todo, r), append(todoIDs, id)
+	}
+	p.prefetch.Unlock()
+	next := make(chan int, len(todo))
+	for i := range todo {
+		next <- i
+	}
+	close(next)
+	for w := 0; w < prefetchWorkers; w++ {
+		go func() {
+			for i := range next {
+				r := todo[i]
+				r.saved, r.meta, r.err = p.saved(todoIDs[i])
+				close(r.done)
+			}
+		}()
+	}
+}
+
 // Saved implements sync.Storage.
 func (p *PebbleStore) Saved(id string) ([]byte, sync.Meta, error) {
+	p.prefetch.Lock()
+	r, ok := p.prefetch.m[id]
+	if ok {
+		delete(p.prefetch.m, id)
+	}
+	p.prefetch.Unlock()
+	if ok {
+		<-r.done
+		return r.saved, r.meta, r.err
+	}
+	return p.saved(id)
+}
+
+func (p *PebbleStore) saved(id string) ([]byte, sync.Meta, error) {
 	d, err := parseID(id)
 	if err != nil {
 		return nil, sync.Meta{}, err

@@ -100,14 +100,31 @@ func (e *Engine) scanPage(p *peer, sc *scan) {
 		sc.done = true
 		return
 	}
-	for _, m := range metas {
-		sc.after = m.Seq
+	// First decide what each document needs, so that the whole documents
+	// about to be sent can be prepared in parallel.
+	sessions := make([]*session, len(metas))
+	var whole []string
+	for i, m := range metas {
 		d := e.track(m)
 		if d.known && !p.allowed(d.meta.Collection) {
 			continue
 		}
 		s, err := e.session(d, p)
 		if err != nil {
+			continue
+		}
+		sessions[i] = s
+		if sc.empty && s.fresh && !s.heard && s.ss == nil && !s.dirty {
+			whole = append(whole, m.ID)
+		}
+	}
+	if pf, ok := e.cfg.Storage.(Prefetcher); ok && len(whole) > 0 {
+		pf.PrefetchSaved(whole)
+	}
+	for i, m := range metas {
+		sc.after = m.Seq
+		s := sessions[i]
+		if s == nil {
 			continue
 		}
 		if sc.empty && s.fresh && !s.heard && s.ss == nil && !s.dirty {

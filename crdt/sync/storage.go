@@ -47,6 +47,13 @@ type Storage interface {
 	Cursor(peer, collection string) (uint64, error)
 }
 
+// Prefetcher is optionally implemented by a Storage that can prepare
+// Saved results ahead, in parallel: a cold-sync scan announces the page of
+// documents it is about to send whole.
+type Prefetcher interface {
+	PrefetchSaved(ids []string)
+}
+
 // DocChange is a document write the caller must persist.
 type DocChange struct {
 	ID string
