@@ -37,10 +37,19 @@ func runTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 			"Transcribes a WAV, MP3, FLAC or Ogg Vorbis file with a Whisper model.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
+	// Flags may follow the file too ("transcribe --model m a.wav --format srt").
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != 1 {
+	if len(files) != 1 {
 		fs.Usage()
 		return errors.New("transcribe: want exactly one audio file")
 	}
@@ -54,7 +63,7 @@ func runTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	samples, info, err := audio.DecodeFile(fs.Arg(0))
+	samples, info, err := audio.DecodeFile(files[0])
 	if err != nil {
 		return err
 	}
