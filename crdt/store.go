@@ -130,6 +130,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	popts := &pebble.Options{
 		FS:     opts.FS,
 		Logger: pebbleLogger{opts.Logger},
+		// Every write replaces a document's index keys (a delete and a
+		// set per index). A memtable large enough to hold both halves of
+		// most pairs drops them at flush instead of compacting them
+		// through the levels.
+		MemTableSize: 32 << 20,
 	}
 	if popts.FS == nil {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -263,6 +268,9 @@ func (s *Store) loadLocked(h *handle) error {
 			return fmt.Errorf("crdt: document %s: %w: %v", h.id, ErrCorrupt, err)
 		}
 	}
+	// Writes take a document's old heads from its metadata; the loaded
+	// document is the authority on them.
+	meta.Heads = doc.Heads()
 	h.loaded, h.exists, h.doc, h.meta = true, true, doc, meta
 	return nil
 }

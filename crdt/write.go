@@ -123,34 +123,38 @@ func (s *Store) write(ctx context.Context, id DocID, create *newDoc, msg string,
 		return Meta{}, fmt.Errorf("document %s: %w", id, ErrNotFound)
 	}
 
-	oldHeads := h.doc.Heads()
+	// The handle's heads are the document's: every write stores them.
+	oldHeads := slices.Clone(h.meta.Heads)
+	if create != nil {
+		oldHeads = nil
+	}
 	if err := runUserFn(h.doc, fn); err != nil {
 		s.discardLocked(h)
 		return Meta{}, err
 	}
 	// Commit before anything reads heads: reading them closes the open
 	// transaction without a message or time.
-	if _, err := h.doc.Commit(msg, automerge.CommitOptions{Time: &now}); err != nil && !isEmptyCommit(err) {
+	hash, err := h.doc.Commit(msg, automerge.CommitOptions{Time: &now})
+	if err != nil && !isEmptyCommit(err) {
 		s.discardLocked(h)
 		return Meta{}, fmt.Errorf("crdt: commit: %w", err)
 	}
-	newHeads := h.doc.Heads()
-	if create != nil && create.nonEmpty && len(newHeads) == 0 {
-		if _, err := h.doc.Commit(msg, automerge.CommitOptions{Time: &now, AllowEmpty: true}); err != nil {
+	committed := err == nil
+	if !committed && create != nil && create.nonEmpty && len(h.doc.Heads()) == 0 {
+		if hash, err = h.doc.Commit(msg, automerge.CommitOptions{Time: &now, AllowEmpty: true}); err != nil {
 			s.discardLocked(h)
 			return Meta{}, fmt.Errorf("crdt: commit: %w", err)
 		}
-		newHeads = h.doc.Heads()
+		committed = true
+	}
+	newHeads, raw, err := newChanges(h.doc, oldHeads, hash, committed)
+	if err != nil {
+		s.discardLocked(h)
+		return Meta{}, err
 	}
 	if create == nil && sameHeads(oldHeads, newHeads) {
 		return h.publicMeta(), nil // nothing new: no write, no seq
 	}
-	changes, err := h.doc.Changes(oldHeads...)
-	if err != nil {
-		s.discardLocked(h)
-		return Meta{}, fmt.Errorf("crdt: changes: %w", err)
-	}
-	raw := automerge.SaveChanges(changes)
 
 	prev := h.meta
 	next := prev
@@ -203,6 +207,35 @@ func (s *Store) write(ctx context.Context, id DocID, create *newDoc, msg string,
 		}
 	}
 	return m, nil
+}
+
+// newChanges returns the document's heads and the bytes of every change
+// since oldHeads. The common write is one local commit on top of oldHeads;
+// it is recognised from the commit's dependencies and costs one change
+// lookup instead of a walk of the change graph. Anything else (foreign
+// changes loaded by fn, with or without a local commit) takes the general
+// path.
+func newChanges(doc *automerge.Doc, oldHeads []automerge.ChangeHash, hash automerge.ChangeHash, committed bool) ([]automerge.ChangeHash, []byte, error) {
+	if committed {
+		c, err := doc.Change(hash)
+		if err != nil {
+			return nil, nil, fmt.Errorf("crdt: change %s: %w", hash, err)
+		}
+		if sameHeads(c.Dependencies(), oldHeads) {
+			// No other change can be new: one would be an ancestor of
+			// hash (so among its dependencies) or a second head.
+			return []automerge.ChangeHash{hash}, c.Save(), nil
+		}
+	}
+	heads := doc.Heads()
+	if sameHeads(oldHeads, heads) {
+		return heads, nil, nil
+	}
+	changes, err := doc.Changes(oldHeads...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("crdt: changes: %w", err)
+	}
+	return heads, automerge.SaveChanges(changes), nil
 }
 
 // runUserFn turns a panic inside fn (automerge-go panics on some misuse)

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 )
 
@@ -27,6 +29,20 @@ func benchmarks() []benchmark {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// A profile of the whole run, for finding where a benchmark's time goes:
+	// outpost bench --cpuprofile FILE NAME [flags].
+	if len(args) >= 2 && (args[0] == "--cpuprofile" || args[0] == "-cpuprofile") {
+		f, err := os.Create(args[1])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+		args = args[2:]
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		benchUsage(stderr)
 		return flag.ErrHelp
@@ -54,7 +70,7 @@ func benchUsage(w io.Writer) {
 	for _, b := range benchmarks() {
 		names = append(names, b.name)
 	}
-	fmt.Fprintf(w, "usage: outpost bench all|%s [flags]\n\n", strings.Join(names, "|"))
+	fmt.Fprintf(w, "usage: outpost bench [--cpuprofile FILE] all|%s [flags]\n\n", strings.Join(names, "|"))
 	for _, b := range benchmarks() {
 		fmt.Fprintf(w, "  %-8s %s\n", b.name, b.summary)
 	}

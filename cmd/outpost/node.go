@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/outposthq/outpost/inference/cpuslot"
 	"github.com/outposthq/outpost/inference/llm"
 	"github.com/outposthq/outpost/inference/registry"
 	"github.com/outposthq/outpost/inference/speech"
@@ -77,9 +78,13 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return e.Path, nil
 		}
 	}
-	engine := llm.New(llm.Options{Threads: *threads, MemoryBudget: budget, Logger: logger.With("component", "llm"), Resolve: resolve(registry.KindLLM)})
+	// Both engines use every core; they take turns step by step.
+	slot := cpuslot.New()
+	engine := llm.New(llm.Options{Threads: *threads, MemoryBudget: budget, Logger: logger.With("component", "llm"),
+		Resolve: resolve(registry.KindLLM), Exclusive: slot.Acquire})
 	defer engine.Close()
-	stt := speech.New(speech.Options{Threads: *threads, ModelPath: resolve(registry.KindWhisper), Logger: logger.With("component", "speech")})
+	stt := speech.New(speech.Options{Threads: *threads, ModelPath: resolve(registry.KindWhisper),
+		Logger: logger.With("component", "speech"), Exclusive: slot.Acquire})
 	defer stt.Close()
 	sc := node.SyncConfig{Collections: collections, CAFile: *caFile}
 	if *server != "" {

@@ -24,6 +24,10 @@ type Options struct {
 	Logger       *slog.Logger  // [slog.Default()]
 	// Resolve maps a request's model name to a GGUF file. [the name is a path]
 	Resolve func(name string) (path string, err error)
+	// Exclusive, if set, is held around every decode step. Give the
+	// engine and the speech service one cpuslot.Slot so that their ggml
+	// thread pools never compute at once.
+	Exclusive func(ctx context.Context) (release func(), err error)
 }
 
 // LoadedModel describes a model held in memory.
@@ -283,6 +287,7 @@ func (e *Engine) load(ctx context.Context, name string) (*runner, error) {
 	t0 := time.Now()
 	r, err := newRunner(name, path, meta, runnerConfig{
 		threads: e.opts.Threads, parallel: e.opts.Parallel, ctxSize: ctxSize, batch: batch, memory: need,
+		exclusive: e.opts.Exclusive,
 	}, e.log)
 	e.mu.Lock()
 	delete(e.mu.loading, name)

@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/outposthq/outpost/inference/cpuslot"
 	"github.com/outposthq/outpost/inference/gguf"
 	"github.com/outposthq/outpost/inference/randllama"
 )
@@ -421,5 +423,67 @@ func TestCloseDuringGeneration(t *testing.T) {
 	}
 	if n := len(e.Loaded()); n != 0 {
 		t.Errorf("%d models loaded after Close", n)
+	}
+}
+
+// TestExclusiveSlot checks that decoding waits for the shared CPU slot and
+// that a runner waiting for it still stops on Close.
+func TestExclusiveSlot(t *testing.T) {
+	slot := cpuslot.New()
+	var steps atomic.Int64
+	e := New(Options{ContextSize: 256, Threads: 1, Exclusive: func(ctx context.Context) (func(), error) {
+		release, err := slot.Acquire(ctx)
+		if err == nil {
+			steps.Add(1)
+		}
+		return release, err
+	}})
+	resp, err := e.Generate(context.Background(), Request{Model: tinyModel, Prompt: "x", MaxTokens: 8, Temperature: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One step for the prompt, one per further token.
+	if got, want := steps.Load(), int64(resp.CompletionTokens); got < want {
+		t.Errorf("%d decode steps held the slot for %d tokens", got, want)
+	}
+
+	// Another computation holds the slot: the request makes no progress
+	// until it is released.
+	hold, err := slot.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := steps.Load()
+	got := make(chan error, 1)
+	go func() {
+		_, err := e.Generate(context.Background(), Request{Model: tinyModel, Prompt: "y", MaxTokens: 4, Temperature: 1}, nil)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("generated while the slot was held (err %v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if steps.Load() != before {
+		t.Fatal("a decode step ran while the slot was held")
+	}
+	hold()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+
+	// Close while a request waits for the held slot.
+	hold, _ = slot.Acquire(context.Background())
+	defer hold()
+	go func() {
+		_, err := e.Generate(context.Background(), Request{Model: tinyModel, Prompt: "z", MaxTokens: 4}, nil)
+		got <- err
+	}()
+	for len(e.Loaded()) == 0 || e.Loaded()[0].Active == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	e.Close()
+	if err := <-got; !errors.Is(err, ErrClosed) {
+		t.Fatalf("err = %v, want ErrClosed", err)
 	}
 }

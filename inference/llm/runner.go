@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 type runnerConfig struct {
 	threads, parallel, ctxSize, batch int
 	memory                            int64
+	exclusive                         func(context.Context) (func(), error)
 }
 
 // runner is one loaded model and the goroutine that decodes for it. All
@@ -34,6 +36,7 @@ type runner struct {
 	ctxSize    int
 	parallel   int
 	batchSize  int
+	exclusive  func(context.Context) (func(), error) // nil: decode freely
 	loadedAt   time.Time
 	log        *slog.Logger
 
@@ -45,6 +48,8 @@ type runner struct {
 	vocab int
 
 	submit    chan *sequence
+	ctx       context.Context // ends with quit, for waits inside the loop
+	cancel    context.CancelFunc
 	quit      chan struct{}
 	done      chan struct{}
 	stopOnce  sync.Once
@@ -133,10 +138,11 @@ func newRunner(name, path string, meta modelMeta, cfg runnerConfig, log *slog.Lo
 	}
 	r := &runner{
 		name: name, path: path, meta: meta, memory: cfg.memory, ctxSize: cfg.ctxSize,
-		parallel: cfg.parallel, batchSize: cfg.batch, loadedAt: time.Now(), log: log,
+		parallel: cfg.parallel, batchSize: cfg.batch, exclusive: cfg.exclusive, loadedAt: time.Now(), log: log,
 		model: model, lctx: lctx, batch: batch,
 		submit: make(chan *sequence), quit: make(chan struct{}), done: make(chan struct{}),
 	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.vocab = model.NumVocab()
 	r.cctx = contextPointer(lctx)
 	if r.cctx != nil {
@@ -154,6 +160,7 @@ func newRunner(name, path string, meta modelMeta, cfg runnerConfig, log *slog.Lo
 // in memory: requests between acquire and enqueue may still be using it.
 func (r *runner) stop() {
 	r.stopOnce.Do(func() {
+		r.cancel()
 		close(r.quit)
 		<-r.done
 	})
@@ -281,7 +288,9 @@ func (r *runner) loop() {
 		if n == 0 {
 			continue
 		}
-		if err := r.lctx.Decode(r.batch); err != nil {
+		if err := r.decode(); errors.Is(err, errStopped) {
+			continue // the quit case above fails the sequences
+		} else if err != nil {
 			r.log.Error("llama_decode failed", "model", r.name, "err", err)
 			for i, s := range slots {
 				if s != nil {
@@ -327,7 +336,23 @@ func (r *runner) loop() {
 	}
 }
 
-var errCancelled = errors.New("cancelled")
+var (
+	errCancelled = errors.New("cancelled")
+	errStopped   = errors.New("runner stopped")
+)
+
+// decode runs one llama_decode of the batch, inside the exclusive slot if
+// there is one.
+func (r *runner) decode() error {
+	if r.exclusive != nil {
+		release, err := r.exclusive(r.ctx)
+		if err != nil {
+			return errStopped
+		}
+		defer release()
+	}
+	return r.lctx.Decode(r.batch)
+}
 
 // contextPointer returns a llama.Context's C pointer. The llama package
 // keeps it in the unexported first field of Context and offers neither Free
