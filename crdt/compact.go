@@ -45,8 +45,11 @@ func (s *Store) compactLocked(h *handle) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	b.Set(snapshotKey(h.id), snap, nil)
-	if h.meta.LogStart < h.meta.LogNext {
-		b.DeleteRange(logKey(h.id, h.meta.LogStart), logKey(h.id, h.meta.LogNext), nil)
+	// Point deletes, not DeleteRange: every read of a memtable holding
+	// range tombstones re-fragments all of them once a new one arrives,
+	// which made a cold sync's compactions quadratic.
+	for i := h.meta.LogStart; i < h.meta.LogNext; i++ {
+		b.Delete(logKey(h.id, i), nil)
 	}
 	b.Set(metaKey(h.id), next.encode(), nil)
 	if err := b.Commit(pebble.NoSync); err != nil {

@@ -17,6 +17,27 @@ func (s *Store) PutSyncState(ctx context.Context, peer string, id DocID, state [
 	return s.db.Set(syncStateKey(peer, id), state, pebble.Sync)
 }
 
+// SyncStateEntry is one peer's sync state for one document.
+type SyncStateEntry struct {
+	Peer  string
+	ID    DocID
+	State []byte
+}
+
+// PutSyncStates is PutSyncState for many states in one synced batch: a
+// cold sync persists one per document per page.
+func (s *Store) PutSyncStates(ctx context.Context, states []SyncStateEntry) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, e := range states {
+		if err := validName("peer", e.Peer); err != nil {
+			return err
+		}
+		b.Set(syncStateKey(e.Peer, e.ID), e.State, nil)
+	}
+	return b.Commit(pebble.Sync)
+}
+
 // SyncState returns what PutSyncState stored, or ErrNotFound.
 func (s *Store) SyncState(ctx context.Context, peer string, id DocID) ([]byte, error) {
 	if err := validName("peer", peer); err != nil {

@@ -91,8 +91,9 @@ type savedResult struct {
 	err   error
 }
 
-// prefetchWorkers is how many documents PrefetchSaved prepares at once:
-// loading and saving is CPU work in Automerge, worth spreading over cores
+// prefetchWorkers is how many documents PrefetchSaved prepares at once.
+// A compacted document is one Pebble read; one with unfolded changes is
+// loaded, saved and compacted, CPU work in Automerge worth spreading over cores
 // while the loop waits on the network and the disk.
 const prefetchWorkers = 2
 
@@ -150,12 +151,7 @@ func (p *PebbleStore) saved(id string) ([]byte, sync.Meta, error) {
 	if err != nil {
 		return nil, sync.Meta{}, err
 	}
-	var saved []byte
-	var m crdt.Meta
-	err = p.st.View(context.Background(), d, func(doc *automerge.Doc, dm crdt.Meta) error {
-		saved, m = doc.Save(), dm
-		return nil
-	})
+	saved, m, err := p.st.Saved(context.Background(), d)
 	if err != nil {
 		return nil, sync.Meta{}, notFound(err)
 	}
@@ -239,19 +235,18 @@ func (p *PebbleStore) Persist(ctx context.Context, rd *sync.Ready) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(max(1, p.Parallel))
-	for _, u := range rd.SyncStates {
-		g.Go(func() error {
+	if len(rd.SyncStates) > 0 {
+		states := make([]crdt.SyncStateEntry, len(rd.SyncStates))
+		for i, u := range rd.SyncStates {
 			d, err := crdt.ParseDocID(u.ID)
 			if err != nil {
 				return err
 			}
-			return p.st.PutSyncState(gctx, u.Peer, d, u.State)
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("synclink: sync states: %w", err)
+			states[i] = crdt.SyncStateEntry{Peer: u.Peer, ID: d, State: u.State}
+		}
+		if err := p.st.PutSyncStates(ctx, states); err != nil {
+			return fmt.Errorf("synclink: sync states: %w", err)
+		}
 	}
 	if len(rd.Cursors) == 0 {
 		return nil
@@ -281,7 +276,14 @@ func (p *PebbleStore) apply(ctx context.Context, c sync.DocChange) error {
 	}
 	load := func(doc *automerge.Doc) error { return doc.LoadIncremental(c.Data) }
 	if c.Create {
-		_, err := p.st.CreateWithID(ctx, id, c.Type, c.Collection, load)
+		// A created document's Data is a whole document (Save form):
+		// stored as its snapshot without loading it, since the engine
+		// vetted it (or trusts its sender) already.
+		_, err := p.st.CreateFromVetted(ctx, id, c.Type, c.Collection, c.Data)
+		if errors.Is(err, crdt.ErrCorrupt) {
+			// Not a single document chunk: take the general path.
+			_, err = p.st.CreateWithID(ctx, id, c.Type, c.Collection, load)
+		}
 		if !errors.Is(err, crdt.ErrExists) {
 			if err != nil {
 				return fmt.Errorf("synclink: creating %s: %w", c.ID, err)

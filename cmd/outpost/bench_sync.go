@@ -47,19 +47,9 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	keep := fs.Bool("keep", false, "keep the temporary data directories")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the Outpost runs to this file")
 	cacheDocs := fs.Int("cache-docs", 0, "documents each store keeps loaded (crdt.Options.CacheDocs; 0: the store's default)")
+	fold := fs.Bool("compact-corpus", true, "fold the server's corpus into snapshots before timing, as the baseline server holds it (false: the first sync folds each document's log)")
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
 	}
 	tmp, err := os.MkdirTemp("", "outpost-bench-sync-")
 	if err != nil {
@@ -70,7 +60,7 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	} else {
 		fmt.Fprintln(stderr, "data in", tmp)
 	}
-	b := &syncBench{docs: *docs, changes: *changes, cacheDocs: *cacheDocs, tmp: tmp, verify: !*noVerify, out: json.NewEncoder(stdout), log: stderr}
+	b := &syncBench{docs: *docs, changes: *changes, cacheDocs: *cacheDocs, tmp: tmp, verify: !*noVerify, fold: *fold, out: json.NewEncoder(stdout), log: stderr}
 
 	fmt.Fprintf(stderr, "bench sync: building a corpus of %d documents x %d changes\n", *docs, *changes)
 	if err := b.startServer(ctx); err != nil {
@@ -79,6 +69,18 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stderr, "bench sync: corpus built, resident memory %d MB\n", rssMB())
 	defer b.stopServer()
 	var cold result
+	if *outpost && *cpuprofile != "" {
+		// The corpus is built; profile the syncs only.
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *outpost {
 		if cold, err = b.cold(ctx); err != nil {
 			return err
@@ -111,6 +113,7 @@ type syncBench struct {
 	cacheDocs     int
 	tmp           string
 	verify        bool
+	fold          bool
 	out           *json.Encoder
 	log           io.Writer
 
@@ -138,7 +141,10 @@ type result struct {
 	DocsPerSec float64 `json:"docs_per_second"`
 	// RSSMB is this process's resident memory after the run (server and
 	// node share the process; automerge-go documents live in C memory).
-	RSSMB  int     `json:"rss_mb,omitempty"`
+	RSSMB int `json:"rss_mb,omitempty"`
+	// Corpus is how the Outpost server holds the documents when the
+	// cold sync starts: "snapshots" or "logs" (see --compact-corpus).
+	Corpus string  `json:"server_corpus,omitempty"`
 	VsCold *vsCold `json:"vs_cold,omitempty"`
 }
 
@@ -193,9 +199,27 @@ func (b *syncBench) buildCorpus(ctx context.Context) error {
 			return err
 		})
 	}
-	err := g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
 	runtime.GC()
-	return err
+	if !b.fold {
+		return nil
+	}
+	// A hub holds documents as snapshots: those it received whole are
+	// stored so, the rest are folded as they are served or as their logs
+	// grow. The baseline server is handed the same Save() bytes.
+	for i, id := range b.ids {
+		if err := st.Compact(ctx, id); err != nil {
+			return err
+		}
+		st.Forget(id)
+		if i%256 == 0 {
+			runtime.GC()
+		}
+	}
+	runtime.GC()
+	return nil
 }
 
 func benchDocID(i int) crdt.DocID {
@@ -434,7 +458,10 @@ func (b *syncBench) cold(ctx context.Context) (result, error) {
 	}
 	r := result{Bench: "sync", Case: "cold", Impl: "outpost", Docs: b.docs, Changes: b.changes, Seconds: secs,
 		Bytes: in + out, BytesIn: in, BytesOut: out, Messages: msgs,
-		RoundTrips: float64(msgs) / 2 / float64(b.docs), DocsPerSec: float64(b.docs) / secs, RSSMB: rssMB()}
+		RoundTrips: float64(msgs) / 2 / float64(b.docs), DocsPerSec: float64(b.docs) / secs, RSSMB: rssMB(), Corpus: "logs"}
+	if b.fold {
+		r.Corpus = "snapshots"
+	}
 	b.node.Close()
 	b.node = nil // reopened for the reconnect, as a restarted node would
 	return r, b.out.Encode(r)
