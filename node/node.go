@@ -202,6 +202,7 @@ func (n *Node) Run(ctx context.Context) error {
 	for _, r := range n.cfg.Sync.Peers {
 		n.syncer.AddPeer(r.URL, r.Token)
 	}
+	n.startDiscovery(syncCtx)
 	var admin net.Listener
 	if l, err := access.ListenAdmin(n.cfg.DataDir); err == nil {
 		admin = l

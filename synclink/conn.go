@@ -150,7 +150,15 @@ func (c *conn) writeLoop(ctx context.Context) {
 // ends. A frame that does not decode is a protocol violation: the peer gets
 // an error message and the connection is closed.
 func (c *conn) readLoop(ctx context.Context) {
-	defer c.s.post(ctx, event{kind: evDown, c: c})
+	defer func() {
+		// ctx may be a dialer's, cancelled by RemovePeer: the loop must
+		// still hear that the connection is gone.
+		pctx := ctx
+		if p := c.s.runCtx.Load(); p != nil {
+			pctx = *p
+		}
+		c.s.post(pctx, event{kind: evDown, c: c})
+	}()
 	for {
 		typ, frame, err := c.ws.Read(ctx)
 		if err != nil {

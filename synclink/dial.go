@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	gosync "sync"
 	"time"
 
@@ -54,6 +55,9 @@ type dialer struct {
 	lastErr    string
 	retryAt    time.Time
 	attempts   int
+	// stop ends the dial loop (RemovePeer); set when it starts, under
+	// Syncer.mu.
+	stop context.CancelFunc
 }
 
 func (d *dialer) set(state, err string, retry time.Time) {
@@ -75,8 +79,30 @@ func (s *Syncer) AddPeer(url, token string) {
 	defer s.mu.Unlock()
 	s.mu.dialers = append(s.mu.dialers, d)
 	if ctxp := s.runCtx.Load(); ctxp != nil {
-		go s.dialLoop(*ctxp, d)
+		s.startDialerLocked(*ctxp, d)
 	}
+}
+
+// RemovePeer stops dialing url (as given to AddPeer) and closes its
+// connection, e.g. when a discovered node moved to another address.
+func (s *Syncer) RemovePeer(url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.dialers = slices.DeleteFunc(s.mu.dialers, func(d *dialer) bool {
+		if d.url != url {
+			return false
+		}
+		if d.stop != nil {
+			d.stop()
+		}
+		return true
+	})
+}
+
+// startDialerLocked runs d's dial loop under ctx. s.mu is held.
+func (s *Syncer) startDialerLocked(ctx context.Context, d *dialer) {
+	ctx, d.stop = context.WithCancel(ctx)
+	go s.dialLoop(ctx, d)
 }
 
 func (s *Syncer) dialLoop(ctx context.Context, d *dialer) {

@@ -256,7 +256,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.runCtx.Store(&ctx)
 	for _, d := range s.mu.dialers {
-		go s.dialLoop(ctx, d)
+		s.startDialerLocked(ctx, d)
 	}
 	s.mu.Unlock()
 	defer func() {

@@ -109,3 +109,22 @@ func TestIsolation(t *testing.T) {
 		t.Error("a sent a document of a collection it does not hold")
 	}
 }
+
+func TestRemovePeer(t *testing.T) {
+	server := newSide(t, "server", nil, true)
+	a := newSide(t, "a", []string{"clinic:a"}, false)
+	a.syncer.AddPeer(server.url(), server.token("clinic:a"))
+	a.waitFor("a connected", 10*time.Second, func() bool {
+		st := a.syncer.Status()
+		return len(st) == 1 && st[0].State == "connected"
+	})
+	a.syncer.RemovePeer(server.url())
+	// Status lists an outbound connection without a dialer until the loop
+	// has heard it is down.
+	a.waitFor("a's dialer and connection gone", 10*time.Second, func() bool { return len(a.syncer.Status()) == 0 })
+	// The server saw the connection close too, so a new dial works.
+	server.waitFor("the server dropped a", 10*time.Second, func() bool { return len(server.syncer.Status()) == 0 })
+	a.syncer.AddPeer(server.url(), server.token("clinic:a"))
+	id := a.create("clinic:a", map[string]string{"title": "after re-adding"})
+	server.waitFor("a's document on the server", 10*time.Second, func() bool { return server.get(id, "title") == "after re-adding" })
+}

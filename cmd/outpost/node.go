@@ -37,6 +37,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		tlsCert     = fs.String("tls-cert", "", "TLS certificate (PEM): serve HTTPS and wss:// (with --tls-key)")
 		tlsKey      = fs.String("tls-key", "", "TLS private key (PEM)")
 		caFile      = fs.String("ca", "", "pin the fleet's CA (PEM) for wss:// servers and peers")
+		discover    = fs.Bool("discover", false, "find other nodes on the LAN with mDNS/DNS-SD (_outpost._tcp) and sync with them directly; listen on a LAN address for them to reach this one")
+		discoverTok = fs.String("discover-token", "", "access token for discovered nodes (default: --peer-token)")
 		peers       listFlag
 		collections listFlag
 	)
@@ -94,6 +96,14 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	for _, p := range peers {
 		sc.Peers = append(sc.Peers, node.Remote{URL: p, Token: *peerToken})
+	}
+	if *discover {
+		sc.Discover = &node.Discover{Token: *discoverTok}
+		if sc.Discover.Token == "" {
+			sc.Discover.Token = *peerToken
+		}
+	} else if *discoverTok != "" {
+		return errors.New("--discover-token goes with --discover")
 	}
 	n, err := node.New(node.Config{
 		DataDir: *data, Listen: *listen, Name: *name, Logger: logger,
