@@ -420,7 +420,13 @@ func (l *loop) flush(ctx context.Context) {
 			}
 		}
 		l.eng.Advance()
-		l.docAllocs += uint64(len(rd.Changes))
+		for _, c := range rd.Changes {
+			if !c.Create {
+				// A created document is stored without loading it; an
+				// update goes through the store's loaded copy.
+				l.docAllocs++
+			}
+		}
 	}
 	if loads := l.eng.Loads(); loads != l.lastLoads {
 		l.docAllocs += loads - l.lastLoads

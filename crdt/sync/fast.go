@@ -17,11 +17,13 @@ import (
 //
 //   - The sender (fastSend) sends the saved document with its heads, as the
 //     v2 message current Automerge sends to a peer that has nothing, and
-//     remembers the heads it expects to hear back.
+//     remembers the heads it expects to hear back. The store hands out its
+//     snapshot without loading the document (crdt.Store.Saved).
 //   - The receiver (fastReceive) hands the chunk to the store as a new
-//     document, records the sender's heads as shared, and acknowledges with
-//     the message Automerge would answer: those heads, nothing needed, an
-//     empty bloom filter since them.
+//     document, which keeps it as its snapshot without loading it
+//     (crdt.Store.CreateFromVetted), records the sender's heads as shared,
+//     and acknowledges with the message Automerge would answer: those
+//     heads, nothing needed, an empty bloom filter since them.
 //   - The acknowledgement completes the sender's session (see receive).
 //
 // Anything unexpected falls back to the general path.
@@ -33,7 +35,6 @@ func (e *Engine) fastSend(s *session) error {
 	if err != nil {
 		return err
 	}
-	e.loads++ // the store likely loaded it to save it
 	heads := make([]wire.Hash, len(m.Heads))
 	for i, h := range m.Heads {
 		heads[i] = wire.Hash(h)
