@@ -9,7 +9,13 @@ GO           ?= go
 MARCH        ?= native
 CGO_CFLAGS   ?= -O3 -march=$(MARCH)
 CGO_CXXFLAGS ?= -O3 -march=$(MARCH)
-export CGO_CFLAGS CGO_CXXFLAGS
+# ggml's CPU "repack" buffers re-lay Q4_0 weights for its AVX2/NEON tiled
+# kernels (upstream llama.cpp's CMake default; the cgo build leaves it out):
+# Q4_0 prompts run 1.4-2.5x faster and batched decoding of concurrent
+# requests scales better. (GCC warns about stringop-overflow in repack.cpp
+# on a cold build; it is a false positive.)
+CGO_CPPFLAGS ?= -DGGML_USE_CPU_REPACK
+export CGO_CFLAGS CGO_CXXFLAGS CGO_CPPFLAGS
 export CGO_ENABLED := 1
 # ggml aborts the process on a failed assertion; don't let it try to print a
 # gdb backtrace first.

@@ -128,26 +128,7 @@ func (s *Store) write(ctx context.Context, id DocID, create *newDoc, msg string,
 	if create != nil {
 		oldHeads = nil
 	}
-	if err := runUserFn(h.doc, fn); err != nil {
-		s.discardLocked(h)
-		return Meta{}, err
-	}
-	// Commit before anything reads heads: reading them closes the open
-	// transaction without a message or time.
-	hash, err := h.doc.Commit(msg, automerge.CommitOptions{Time: &now})
-	if err != nil && !isEmptyCommit(err) {
-		s.discardLocked(h)
-		return Meta{}, fmt.Errorf("crdt: commit: %w", err)
-	}
-	committed := err == nil
-	if !committed && create != nil && create.nonEmpty && len(h.doc.Heads()) == 0 {
-		if hash, err = h.doc.Commit(msg, automerge.CommitOptions{Time: &now, AllowEmpty: true}); err != nil {
-			s.discardLocked(h)
-			return Meta{}, fmt.Errorf("crdt: commit: %w", err)
-		}
-		committed = true
-	}
-	newHeads, raw, err := newChanges(h.doc, oldHeads, hash, committed)
+	newHeads, raw, err := s.applyLocked(h, create, fn, msg, now, oldHeads)
 	if err != nil {
 		s.discardLocked(h)
 		return Meta{}, err
@@ -207,6 +188,28 @@ func (s *Store) write(ctx context.Context, id DocID, create *newDoc, msg string,
 		}
 	}
 	return m, nil
+}
+
+// applyLocked runs fn on the document, commits, and returns the new heads
+// and the bytes of every new change. On error the caller discards the doc.
+func (s *Store) applyLocked(h *handle, create *newDoc, fn func(*automerge.Doc) error, msg string, now time.Time, oldHeads []automerge.ChangeHash) ([]automerge.ChangeHash, []byte, error) {
+	if err := runUserFn(h.doc, fn); err != nil {
+		return nil, nil, err
+	}
+	// Commit before anything reads heads: reading them closes the open
+	// transaction without a message or time.
+	hash, err := h.doc.Commit(msg, automerge.CommitOptions{Time: &now})
+	if err != nil && !isEmptyCommit(err) {
+		return nil, nil, fmt.Errorf("crdt: commit: %w", err)
+	}
+	committed := err == nil
+	if !committed && create != nil && create.nonEmpty && len(h.doc.Heads()) == 0 {
+		if hash, err = h.doc.Commit(msg, automerge.CommitOptions{Time: &now, AllowEmpty: true}); err != nil {
+			return nil, nil, fmt.Errorf("crdt: commit: %w", err)
+		}
+		committed = true
+	}
+	return newChanges(h.doc, oldHeads, hash, committed)
 }
 
 // newChanges returns the document's heads and the bytes of every change

@@ -225,7 +225,7 @@ func TestProcessesConverge(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	srvData := dir + "/server"
-	st, err := crdt.Open(srvData, crdt.Options{})
+	st, err := crdt.Open(srvData+"/store", crdt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

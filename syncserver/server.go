@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	gosync "sync"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 
 // Config configures a Server.
 type Config struct {
-	// Data is the data directory (the Pebble store).
+	// Data is the data directory; the Pebble store is Data/store.
 	Data string
 	// Listen is the address to listen on, host:port.
 	Listen string
@@ -75,7 +76,9 @@ func Open(cfg Config) (*Server, error) {
 		so.Verify = v.Chunks
 		verifyFn = synclink.VerifyWith(v)
 	}
-	st, err := crdt.Open(cfg.Data, so)
+	// The store lives in DATA/store, as a node's does, so that `outpost
+	// token --data DATA` finds it before the server has ever run.
+	st, err := crdt.Open(filepath.Join(cfg.Data, "store"), so)
 	if err != nil {
 		s.closeVerifier()
 		return nil, err

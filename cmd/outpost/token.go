@@ -96,14 +96,12 @@ type tokenManager interface {
 // openTokens opens the data directory's store, or, when a running node or
 // server holds it, that process's admin socket.
 func openTokens(dir string) (tokenManager, func(), error) {
-	storeDir := dir
-	// A node keeps its store in DIR/store (beside models and templates);
-	// a sync server's store is DIR itself.
-	if fi, err := os.Stat(filepath.Join(dir, "store")); err == nil && fi.IsDir() {
-		storeDir = filepath.Join(dir, "store")
-	} else if _, err := os.Stat(dir); err != nil {
-		return nil, nil, fmt.Errorf("no data directory at %s (check --data, or start the node or server on it once): %w", dir, err)
+	// Nodes and sync servers keep their store in DIR/store. Creating it
+	// here is what lets a token be made before the first start.
+	if _, err := os.Stat(dir); err != nil {
+		return nil, nil, fmt.Errorf("no data directory at %s (check --data): %w", dir, err)
 	}
+	storeDir := filepath.Join(dir, "store")
 	st, err := crdt.Open(storeDir, crdt.Options{})
 	if errors.Is(err, crdt.ErrLocked) {
 		return access.Dial(dir), func() {}, nil
