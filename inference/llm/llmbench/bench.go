@@ -27,7 +27,7 @@ type Options struct {
 	Threads      int      // [runtime.NumCPU()]
 	PromptTokens int      // [256]
 	GenTokens    int      // [128]
-	Repeat       int      // timed runs per measurement; the best is compared, the median reported too [5]
+	Repeat       int      // timed runs per measurement; ratios are medians of paired runs [5; 15 for models under 100M parameters]
 	Concurrent   int      // requests in the concurrency measurement [4]
 	ContextSize  int      // tokens per sequence [2048]
 	Dir          string   // where generated models are cached [$TMPDIR/outpost-bench-llm]
@@ -77,9 +77,6 @@ func (o *Options) defaults() {
 	}
 	if o.GenTokens <= 1 {
 		o.GenTokens = 128
-	}
-	if o.Repeat <= 0 {
-		o.Repeat = 5
 	}
 	if o.Concurrent <= 1 {
 		o.Concurrent = 4
@@ -143,6 +140,15 @@ func runOne(ctx context.Context, o Options, size, quant string, emit func(Result
 		return err
 	}
 	base := Result{Bench: "llm", Model: size, Params: cfg.Params(), Quant: cfg.Type.String(), Threads: o.Threads}
+	if o.Repeat <= 0 {
+		// A small model's run takes a fraction of a second and swings by
+		// tens of percent with whatever else the cores do in that moment;
+		// more pairs steady the medians at little cost.
+		o.Repeat = 5
+		if cfg.Params() < 100_000_000 {
+			o.Repeat = 15
+		}
+	}
 
 	// The engine first: it routes llama.cpp's logging away from stderr.
 	eng := llm.New(llm.Options{Threads: o.Threads, ContextSize: o.ContextSize, Parallel: o.Concurrent, IdleTimeout: -1})
