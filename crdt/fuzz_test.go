@@ -186,16 +186,7 @@ func FuzzApplyFramedChanges(f *testing.F) {
 	f.Add(byte(chunkDocument), src.Save()[9+2:])
 	f.Add(byte(chunkCompressedChange), []byte{1, 2, 3})
 
-	v, err := verify.New(verify.Options{Workers: 1})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer v.Close()
-	s, err := Open("/fuzz", Options{FS: vfs.NewMem(), Verify: v.Chunks})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer s.Close()
+	s := vettedMemStore(f)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, typ byte, contents []byte) {
 		m, err := s.Create(ctx, "fuzz", "fuzz", nil)
@@ -239,4 +230,20 @@ func frameChunk(typ byte, contents []byte) []byte {
 	sum := sha256Sum(body)
 	out := append(append([]byte(nil), chunkMagic...), sum[:4]...)
 	return append(out, body...)
+}
+
+// vettedMemStore is an in-memory store that vets foreign bytes in a worker
+// process, as nodes and servers do; both close with the fuzz test.
+func vettedMemStore(f *testing.F) *Store {
+	v, err := verify.New(verify.Options{Workers: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { v.Close() })
+	s, err := Open("/fuzz", Options{FS: vfs.NewMem(), Verify: v.Chunks})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	return s
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/automerge/automerge-go"
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/outposthq/outpost/crdt/verify"
 )
@@ -289,16 +288,7 @@ func FuzzCreateFromSaved(f *testing.F) {
 	f.Add(true, []byte{0})
 	f.Add(true, []byte{1, 200, 1})
 
-	v, err := verify.New(verify.Options{Workers: 1})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer v.Close()
-	s, err := Open("/fuzz", Options{FS: vfs.NewMem(), Verify: v.Chunks})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer s.Close()
+	s := vettedMemStore(f)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, frame bool, raw []byte) {
 		if frame {
