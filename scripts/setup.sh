@@ -14,6 +14,12 @@ packages=(nlohmann-json3-dev libstb-dev)
 # Tests: the sync interop test and benchmark run the real automerge-repo
 # JavaScript client under Node.js (npm installs it from interop/package-lock.json).
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+# Tests: web/'s browser tests drive a real headless Chromium (chromedp); any
+# Chrome-family browser already on PATH will do.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 &&
+	! command -v google-chrome >/dev/null 2>&1; then
+	packages+=(chromium)
+fi
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
