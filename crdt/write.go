@@ -137,11 +137,34 @@ func (s *Store) write(ctx context.Context, id DocID, create *newDoc, msg string,
 		return h.publicMeta(), nil // nothing new: no write, no seq
 	}
 
-	prev := h.meta
+	next, err := s.commitLocked(id, h.meta, newHeads, raw, now, create != nil)
+	if err != nil {
+		s.discardLocked(h)
+		return Meta{}, err
+	}
+	h.meta, h.exists = next, true
+	m := h.publicMeta()
+	s.notify(m)
+	if s.needsCompaction(h.meta) {
+		if err := s.compactLocked(h); err != nil {
+			// The write itself is durable; compaction is retried next time.
+			s.log.Warn("compaction failed", "doc", id, "err", err)
+		}
+	}
+	return m, nil
+}
+
+// commitLocked durably records one write of document id whose metadata was
+// prev: the log entry raw (if any), the metadata with newHeads, the indexes
+// and a new collection sequence number, in one synced batch. create marks
+// a new document (no old index keys to delete). It returns the new
+// metadata; the caller updates its handle and notifies. The document's
+// handle is held.
+func (s *Store) commitLocked(id DocID, prev docMeta, newHeads []automerge.ChangeHash, raw []byte, now time.Time, create bool) (docMeta, error) {
 	next := prev
 	next.Heads = newHeads
 	next.Updated = now
-	if create != nil {
+	if create {
 		next.Created, next.Updated = now, now
 	} else if !now.After(prev.Updated) {
 		// Keep update times strictly increasing per document so index
@@ -161,7 +184,7 @@ func (s *Store) write(ctx context.Context, id DocID, create *newDoc, msg string,
 		b.Set(logKey(id, prev.LogNext), raw, nil)
 	}
 	b.Set(metaKey(id), next.encode(), nil)
-	if create == nil {
+	if !create {
 		b.Delete(timeIndexKey(prefixByUpdated, "", prev.Updated, id), nil)
 		b.Delete(timeIndexKey(prefixByType, prev.Type, prev.Updated, id), nil)
 		b.Delete(timeIndexKey(prefixByCollection, prev.Collection, prev.Updated, id), nil)
@@ -171,23 +194,13 @@ func (s *Store) write(ctx context.Context, id DocID, create *newDoc, msg string,
 	b.Set(timeIndexKey(prefixByType, next.Type, next.Updated, id), nil, nil)
 	b.Set(timeIndexKey(prefixByCollection, next.Collection, next.Updated, id), nil, nil)
 	b.Set(seqKey(next.Collection, seq), id[:], nil)
-	err = b.Commit(pebble.Sync)
+	err := b.Commit(pebble.Sync)
 	b.Close()
 	s.finishSeq(next.Collection, seq)
 	if err != nil {
-		s.discardLocked(h)
-		return Meta{}, fmt.Errorf("crdt: write %s: %w", id, err)
+		return docMeta{}, fmt.Errorf("crdt: write %s: %w", id, err)
 	}
-	h.meta, h.exists = next, true
-	m := h.publicMeta()
-	s.notify(m)
-	if s.needsCompaction(h.meta) {
-		if err := s.compactLocked(h); err != nil {
-			// The write itself is durable; compaction is retried next time.
-			s.log.Warn("compaction failed", "doc", id, "err", err)
-		}
-	}
-	return m, nil
+	return next, nil
 }
 
 // applyLocked runs fn on the document, commits, and returns the new heads
