@@ -1,84 +1,83 @@
-"use strict";
-// The dashboard talks to the node only through its JSON API.
-const $ = (sel) => document.querySelector(sel);
-let cursor = "";
+// The dashboard's router: one view per location hash (so that views can be
+// bookmarked, shared between colleagues and reloaded), plus the node
+// indicator. Views that show changing state (jobs, sync) refresh on a timer
+// while they are open; the rest refresh when asked.
+import { $, $$, api, reportError, clearError, notice } from "./api.js";
+import { initDocs, showDocs, showDoc } from "./docs.js";
+import { initJobs, showJobs } from "./jobs.js";
+import { showModels, showSync } from "./status.js";
 
-async function api(path) {
-  const res = await fetch(path, { headers: { Accept: "application/json" } });
-  const body = await res.json();
-  if (!res.ok) throw new Error(body.error || res.statusText);
-  return body;
+const routes = {
+  docs: { view: "#view-docs", show: (p) => showDocs(p) },
+  doc: { view: "#view-doc", nav: "docs", show: (p, arg) => showDoc(arg) },
+  transcribe: { view: "#view-transcribe", show: () => showModels() },
+  jobs: { view: "#view-jobs", show: (p) => showJobs(p), every: 2000 },
+  models: { view: "#view-models", show: () => showModels() },
+  sync: { view: "#view-sync", show: () => showSync(), every: 3000 },
+};
+
+let timer = null;
+let generation = 0; // a refresh loop stops once a newer render started
+let lastRoute = "";
+
+function parse() {
+  const h = location.hash.replace(/^#\/?/, "");
+  const [path, query] = h.split("?", 2);
+  const [name, ...rest] = path.split("/");
+  return { name: routes[name] ? name : "docs", arg: decodeURIComponent(rest.join("/")), params: new URLSearchParams(query || "") };
 }
 
-async function loadNode() {
+function render() {
+  const r = parse();
+  const route = routes[r.name];
+  clearTimeout(timer);
+  const gen = ++generation;
+  for (const v of $$("main > section[data-view]")) v.hidden = "#" + v.id !== route.view;
+  for (const a of $$("nav a[data-route]")) {
+    if (a.dataset.route === (route.nav || r.name)) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  const key = r.name + "/" + r.arg;
+  if (key !== lastRoute) {
+    lastRoute = key;
+    notice("");
+    // Move focus to the view's heading so that screen readers announce it.
+    const h = $(route.view + " h2");
+    if (h) h.focus({ preventScroll: true });
+  }
+  const run = async () => {
+    await route.show(r.params, r.arg);
+    if (route.every && gen === generation) timer = setTimeout(run, route.every);
+  };
+  run();
+}
+
+async function checkNode() {
   try {
-    const info = await api("/api/v1/node");
-    $("#node-name").textContent = "· " + info.name;
-    $("#status").textContent = "online";
+    const info = await api("GET", "/api/v1/node");
+    clearError("node");
+    $("#node-name").textContent = info.name;
+    document.title = "Outpost · " + info.name;
   } catch (e) {
-    $("#status").textContent = "unreachable: " + e.message;
+    if (e.status) reportError("node", "Reading node information failed", e);
   }
 }
 
-async function loadDocs(append) {
-  const form = new FormData($("#filter"));
-  const q = new URLSearchParams({ limit: "50" });
-  for (const k of ["type", "collection"]) if (form.get(k)) q.set(k, form.get(k));
-  if (append && cursor) q.set("cursor", cursor);
-  const body = await api("/api/v1/docs?" + q);
-  const tbody = $("#docs tbody");
-  if (!append) tbody.replaceChildren();
-  for (const d of body.docs) {
-    const tr = document.createElement("tr");
-    for (const v of [new Date(d.updated_at).toLocaleString(), d.type, d.collection, d.id]) {
-      const td = document.createElement("td");
-      td.textContent = v;
-      tr.append(td);
-    }
-    tr.addEventListener("click", () => showDoc(d.id));
-    tbody.append(tr);
-  }
-  cursor = body.next;
-  $("#more").hidden = !cursor;
+function go(hash) {
+  location.hash = hash;
 }
 
-async function showDoc(id) {
-  const d = await api("/api/v1/docs/" + encodeURIComponent(id));
-  $("#doc").textContent = JSON.stringify(d, null, 2);
-}
-
-function fillTable(sel, rows) {
-  const tbody = $(sel + " tbody");
-  tbody.replaceChildren();
-  for (const cells of rows) {
-    const tr = document.createElement("tr");
-    for (const v of cells) {
-      const td = document.createElement("td");
-      td.textContent = v;
-      tr.append(td);
-    }
-    tbody.append(tr);
-  }
-}
-
-const when = (t) => (t ? new Date(t).toLocaleString() : "never");
-
-async function loadSync() {
-  const s = await api("/api/v1/sync");
-  fillTable("#peers", (s.peers || []).map((p) => [p.name || p.url, p.state + (p.last_error ? " (" + p.last_error + ")" : ""), when(p.last_sync), String(p.pending)]));
-}
-
-async function loadJobs() {
-  const j = await api("/api/v1/jobs?limit=20");
-  fillTable("#jobs", j.jobs.map((x) => [when(x.created_at), x.kind, x.state + (x.error ? ": " + x.error : ""), Math.round(x.progress * 100) + "%"]));
-}
-
-// Status panels refresh on their own; the document list on request.
-setInterval(() => { loadSync().catch(() => {}); loadJobs().catch(() => {}); }, 3000);
-loadSync().catch(() => {});
-loadJobs().catch(() => {});
-
-$("#filter").addEventListener("submit", (e) => { e.preventDefault(); loadDocs(false); });
-$("#more").addEventListener("click", () => loadDocs(true));
-loadNode();
-loadDocs(false).catch((e) => { $("#status").textContent = e.message; });
+initDocs(go);
+initJobs(go);
+window.addEventListener("hashchange", render);
+// A job cancelled from a row refreshes the view that holds it.
+window.addEventListener("outpost:refresh", render);
+$("#refresh").addEventListener("click", () => {
+  checkNode();
+  render();
+});
+setInterval(checkNode, 5000);
+checkNode();
+render();
+// Forms that take a model name offer the node's models.
+showModels();
