@@ -158,6 +158,29 @@ func (p *PebbleStore) saved(id string) ([]byte, sync.Meta, error) {
 	return saved, meta(m), nil
 }
 
+// ChangesSince implements sync.ChangeLog.
+func (p *PebbleStore) ChangesSince(id string, heads []automerge.ChangeHash) ([]byte, sync.Meta, bool, error) {
+	d, err := parseID(id)
+	if err != nil {
+		return nil, sync.Meta{}, false, err
+	}
+	raw, m, ok, err := p.st.ChangesSince(context.Background(), d, heads)
+	if err != nil {
+		return nil, sync.Meta{}, false, notFound(err)
+	}
+	return raw, meta(m), ok, nil
+}
+
+// DocBytes implements sync.ChangeLog.
+func (p *PebbleStore) DocBytes(id string) ([]byte, error) {
+	d, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	b, _, err := p.st.DocBytes(context.Background(), d)
+	return b, notFound(err)
+}
+
 // Meta implements sync.Storage.
 func (p *PebbleStore) Meta(id string) (sync.Meta, error) {
 	d, err := parseID(id)
@@ -275,6 +298,18 @@ func (p *PebbleStore) apply(ctx context.Context, c sync.DocChange) error {
 		return err
 	}
 	load := func(doc *automerge.Doc) error { return doc.LoadIncremental(c.Data) }
+	if c.Append {
+		// Vetted changes on top of the heads the engine saw: appended to
+		// the log without loading (a loaded or moved document merges them).
+		_, err := p.st.AppendVetted(ctx, id, c.Data, c.Base)
+		if errors.Is(err, crdt.ErrHeadsMoved) {
+			_, err = p.st.Update(ctx, id, "", load)
+		}
+		if err != nil {
+			return fmt.Errorf("synclink: appending to %s: %w", c.ID, err)
+		}
+		return nil
+	}
 	if c.Create {
 		// A created document's Data is a whole document (Save form):
 		// stored as its snapshot without loading it, since the engine

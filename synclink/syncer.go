@@ -421,9 +421,10 @@ func (l *loop) flush(ctx context.Context) {
 		}
 		l.eng.Advance()
 		for _, c := range rd.Changes {
-			if !c.Create {
-				// A created document is stored without loading it; an
-				// update goes through the store's loaded copy.
+			if !c.Create && !c.Append {
+				// A created document or appended changes are stored
+				// without loading; an update goes through the store's
+				// loaded copy.
 				l.docAllocs++
 			}
 		}

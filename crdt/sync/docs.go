@@ -37,6 +37,12 @@ type docState struct {
 	// loaded (see fastReceive); the next Ready creates it from these.
 	createData  []byte
 	createHeads []automerge.ChangeHash
+	// appendData: changes received on top of appendBase (the store's
+	// heads) and not loaded (see forwardReceive); the next Ready appends
+	// them, making appendHeads the heads.
+	appendData  []byte
+	appendBase  []automerge.ChangeHash
+	appendHeads []automerge.ChangeHash
 	lastUse     uint64
 	sessions    map[string]*session
 	ask         *askState
@@ -104,9 +110,17 @@ func (e *Engine) load(d *docState) (*automerge.Doc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: loading %s: %w", d.id, err)
 	}
-	e.setDoc(d, doc)
 	d.meta = m
 	d.storeHeads = doc.Heads()
+	if d.appendData != nil {
+		// Received and vetted, not persisted yet: the working copy has
+		// them, and the next Ready hands them out as ordinary changes.
+		if err := doc.LoadIncremental(d.appendData); err != nil {
+			return nil, fmt.Errorf("sync: loading %s: %w", d.id, err)
+		}
+		d.appendData, d.appendBase, d.appendHeads = nil, nil, nil
+	}
+	e.setDoc(d, doc)
 	return doc, nil
 }
 
@@ -133,6 +147,12 @@ func (d *docState) takeChange() (DocChange, error) {
 		c := DocChange{ID: d.id, Create: true, Collection: d.meta.Collection, Type: d.meta.Type, Data: d.createData, Heads: d.createHeads}
 		d.saved, d.savedHeads = d.createData, d.createHeads
 		d.createData, d.create, d.unsaved = nil, false, false
+		d.meta.Heads = c.Heads
+		return c, nil
+	}
+	if d.appendData != nil && d.doc == nil {
+		c := DocChange{ID: d.id, Append: true, Collection: d.meta.Collection, Type: d.meta.Type, Data: d.appendData, Base: d.appendBase, Heads: d.appendHeads}
+		d.appendData, d.appendBase, d.appendHeads, d.unsaved = nil, nil, nil, false
 		d.meta.Heads = c.Heads
 		return c, nil
 	}

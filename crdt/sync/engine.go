@@ -268,7 +268,7 @@ func (e *Engine) Ready() Ready {
 		e.flushCursors(e.peers[id])
 	}
 	for _, d := range e.changed {
-		if d.unsaved && d.known && (d.doc != nil || d.createData != nil) {
+		if d.unsaved && d.known && (d.doc != nil || d.createData != nil || d.appendData != nil) {
 			c, err := d.takeChange()
 			if err != nil {
 				// Our own working copy failed us: resync it from the store.

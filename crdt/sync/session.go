@@ -21,6 +21,9 @@ type session struct {
 	// fastHeads: we sent the peer the whole document outside Automerge's
 	// sync code (a cold sync) and await its acknowledgement of these heads.
 	fastHeads []wire.Hash
+	// forward: fastHeads are from changes sent on top of the shared heads
+	// (forward.go); state still holds those shared heads.
+	forward bool
 	// persistNext is a state to persist that no ss holds yet.
 	persistNext []byte
 	// agreed: both sides have announced these heads to each other and ss
@@ -178,6 +181,9 @@ func (e *Engine) generate(s *session) error {
 	if s.ss == nil && s.agreed != nil && d.doc == nil && sameAsHashes(d.meta.Heads, s.agreed) {
 		return nil
 	}
+	if done, err := e.forwardSend(s); done || err != nil {
+		return err
+	}
 	doc, err := e.load(d)
 	if err != nil {
 		return err
@@ -234,10 +240,13 @@ func (e *Engine) compact(d *docState, s *session, data []byte) []byte {
 func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
 	d := s.d
 	if s.fastHeads != nil {
-		if len(pm.Changes) == 0 && len(pm.Need) == 0 && wire.SameHeads(pm.Heads, s.fastHeads) {
-			// The acknowledgement of a whole document we sent: in sync,
-			// with nothing to load or answer.
-			s.agreed, s.fastHeads = s.fastHeads, nil
+		if (s.ss == nil || !s.forward) && len(pm.Changes) == 0 && len(pm.Need) == 0 && wire.SameHeads(pm.Heads, s.fastHeads) {
+			// The acknowledgement of a whole document or of changes we
+			// sent: in sync, with nothing to load or answer.
+			if s.forward {
+				s.state = wire.EncodeSyncState(s.fastHeads)
+			}
+			s.agreed, s.fastHeads, s.forward = s.fastHeads, nil, false
 			s.heard, s.theirEmpty = true, false
 			s.setAwaiting(false)
 			s.setMissing(false)
@@ -245,8 +254,16 @@ func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
 			e.touch(s)
 			return nil
 		}
-		// Anything else: forget what we assumed the peer has.
-		s.fastHeads, s.state, s.ss = nil, nil, nil
+		if s.forward {
+			// The peer answered as Automerge: continue from the shared
+			// heads we had, which state still holds.
+			s.fastHeads, s.forward = nil, false
+		} else {
+			// Anything else: forget what we assumed the peer has.
+			s.fastHeads, s.state, s.ss = nil, nil, nil
+		}
+	} else if done, err := e.forwardReceive(s, pm); done || err != nil {
+		return err
 	} else if s.ss == nil && d.known && d.doc == nil && len(pm.Changes) == 0 && len(pm.Need) == 0 &&
 		len(pm.Heads) > 0 && sameAsHashes(d.meta.Heads, pm.Heads) {
 		// The peer announces exactly our heads. Automerge would record

@@ -54,13 +54,37 @@ type Prefetcher interface {
 	PrefetchSaved(ids []string)
 }
 
+// ChangeLog is optionally implemented by a Storage that keeps documents'
+// changes as a log and can move changes in and out of it without loading
+// the document: with it, changes between Outpost peers that share a
+// document take the fast-forward path (forward.go).
+type ChangeLog interface {
+	// ChangesSince returns the document's changes that are not ancestors
+	// of heads, as change chunks in an order Automerge applies, and its
+	// metadata. ok is false whenever the store cannot tell for certain
+	// without loading the document; an empty raw with ok means the
+	// document is at heads.
+	ChangesSince(id string, heads []automerge.ChangeHash) (raw []byte, m Meta, ok bool, err error)
+	// DocBytes returns what a load of the document reads (Save or
+	// SaveIncremental chunks, concatenated), for vetting changes on top.
+	DocBytes(id string) ([]byte, error)
+}
+
 // DocChange is a document write the caller must persist.
 type DocChange struct {
 	ID string
 	// Create is set for a document new to this side; Collection and Type
 	// are its store metadata and Data is the whole document (Save format).
 	// Otherwise Data holds the new changes (SaveIncremental format).
-	Create     bool
+	Create bool
+	// Append is set for changes received on top of Base, the heads the
+	// store had (ChangeLog): change chunks that each depend only on Base
+	// or earlier chunks, vetted already, which a ChangeLog store appends
+	// without loading the document. If the store's heads are no longer
+	// Base (a local edit since), it applies Data as it applies any other
+	// changes; the result is the same merge.
+	Append     bool
+	Base       []automerge.ChangeHash
 	Collection string
 	Type       string
 	Data       []byte

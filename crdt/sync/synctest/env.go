@@ -198,6 +198,9 @@ func (env *Env) Process(n *Node, crash bool) ([]string, error) {
 	}
 	for _, c := range rd.Changes {
 		kind := "changes"
+		if c.Append {
+			kind = "append"
+		}
 		if c.Create {
 			kind = "create " + c.Collection + "/" + c.Type
 		}

@@ -8,7 +8,7 @@ import (
 
 // Handle runs one scenario command. Each command is in its own file:
 // add-node, add-peer, change, deliver, process-ready, partition, restart,
-// stabilize, tick, heads, show.
+// stabilize, tick, heads, show, find, send, no-changelog.
 func (env *Env) Handle(c *Cmd) (string, error) {
 	h, ok := map[string]func(*Cmd) (string, error){
 		"add-node":      env.cmdAddNode,
@@ -24,6 +24,7 @@ func (env *Env) Handle(c *Cmd) (string, error) {
 		"show":          env.cmdShow,
 		"find":          env.cmdFind,
 		"send":          env.cmdSend,
+		"no-changelog":  env.cmdNoChangeLog,
 	}[c.Name]
 	if !ok {
 		return "", fmt.Errorf("unknown command %q", c.Name)

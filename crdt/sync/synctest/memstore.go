@@ -23,8 +23,11 @@ type MemStore struct {
 		clock   int64
 		subs    map[int]func(sync.Meta)
 		nextSub int
+		noLog   bool
 	}
 	actor string
+	// Appends counts DocChange.Append writes that found their base.
+	Appends int
 }
 
 type memDoc struct {
@@ -93,6 +96,53 @@ func (s *MemStore) ChangedSince(collection string, after uint64, limit int) ([]s
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// ChangesSince implements sync.ChangeLog, from the stored copy: certain
+// whenever the document has every one of heads.
+func (s *MemStore) ChangesSince(id string, heads []automerge.ChangeHash) ([]byte, sync.Meta, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.mu.docs[id]
+	if !ok {
+		return nil, sync.Meta{}, false, fmt.Errorf("doc %s: %w", id, sync.ErrNotFound)
+	}
+	if s.mu.noLog || len(heads) == 0 {
+		return nil, d.meta, false, nil
+	}
+	for _, h := range heads {
+		if _, err := d.doc.Change(h); err != nil {
+			return nil, d.meta, false, nil
+		}
+	}
+	chs, err := d.doc.Changes(heads...)
+	if err != nil {
+		return nil, d.meta, false, err
+	}
+	if len(chs) == 0 {
+		return nil, d.meta, true, nil
+	}
+	return automerge.SaveChanges(chs), d.meta, true, nil
+}
+
+// DocBytes implements sync.ChangeLog.
+func (s *MemStore) DocBytes(id string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.mu.docs[id]
+	if !ok {
+		return nil, fmt.Errorf("doc %s: %w", id, sync.ErrNotFound)
+	}
+	return d.doc.Save(), nil
+}
+
+// DisableChangeLog makes ChangesSince always answer "not certain", as a
+// store whose log was folded into snapshots would, so that every exchange
+// takes the general path.
+func (s *MemStore) DisableChangeLog() {
+	s.mu.Lock()
+	s.mu.noLog = true
+	s.mu.Unlock()
 }
 
 // SyncState implements sync.Storage.
@@ -178,6 +228,18 @@ func (s *MemStore) applyLocked(c sync.DocChange) (sync.Meta, error) {
 			return sync.Meta{}, fmt.Errorf("changes for unknown doc %s", c.ID)
 		}
 		d = &memDoc{doc: automerge.New(), meta: sync.Meta{ID: c.ID, Collection: c.Collection, Type: c.Type}}
+	}
+	if c.Append {
+		// Like crdt.Store.AppendVetted: on its base the changes are
+		// appended; on heads that moved since, merged all the same.
+		heads := d.doc.Heads()
+		onBase := len(heads) == len(c.Base)
+		for _, h := range c.Base {
+			onBase = onBase && slices.Contains(heads, h)
+		}
+		if onBase {
+			s.Appends++
+		}
 	}
 	if err := d.doc.LoadIncremental(c.Data); err != nil {
 		return sync.Meta{}, fmt.Errorf("applying to %s: %w", c.ID, err)

@@ -1,0 +1,15 @@
+package synctest
+
+// no-changelog node=A
+//
+// Makes A's store answer every ChangesSince with "not certain", as a store
+// whose logs were folded into snapshots would: A's exchanges of shared
+// documents take Automerge's general path instead of fast-forwarding.
+func (env *Env) cmdNoChangeLog(c *Cmd) (string, error) {
+	n, err := env.node(c.Arg("node", ""))
+	if err != nil {
+		return "", err
+	}
+	n.Store.DisableChangeLog()
+	return "ok", nil
+}
