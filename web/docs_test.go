@@ -43,8 +43,8 @@ func TestDocumentOpenAndEdit(t *testing.T) {
 
 	p.click("#doc-edit-open")
 	p.waitJS("the edit box", `document.querySelector("#edit-subjective") !== null && !document.querySelector("#doc-edit").hidden`)
-	if got := p.strings(`Array.from(document.querySelectorAll("#doc-edit textarea")).map(t => t.name)`); !reflect.DeepEqual(got, []string{"plan", "subjective"}) {
-		t.Errorf("edit box offers %q, want the text fields plan and subjective", got)
+	if got := p.strings(`Array.from(document.querySelectorAll("#doc-edit textarea")).map(t => t.name)`); !reflect.DeepEqual(got, []string{"subjective", "plan"}) {
+		t.Errorf("edit box offers %q, want the text fields subjective and plan (SOAP order)", got)
 	}
 	p.typeInto("#edit-subjective", "Dry cough for 3 days, worse at night.")
 	p.typeInto(`#doc-edit input[name="message"]`, "clarify cough")

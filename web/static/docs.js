@@ -133,7 +133,7 @@ function drawDoc() {
   for (const [k, v] of rows) meta.append(el("dt", {}, k), el("dd", {}, v));
   $("#doc-content").replaceChildren(renderContent(d));
   $("#doc-json").textContent = JSON.stringify(d, null, 2);
-  const editable = textFields(d.content).length > 0;
+  const editable = textFields(d.type, d.content).length > 0;
   $("#doc-edit-open").disabled = !editable;
   $("#doc-edit-open").title = editable ? "" : "This document has no text fields";
   // Offer the follow-up that fits the type first.
@@ -163,7 +163,7 @@ function openEditor() {
   notice("");
   const box = $("#doc-edit-fields");
   box.replaceChildren();
-  for (const k of textFields(current.content)) {
+  for (const k of textFields(current.type, current.content)) {
     const id = "edit-" + k;
     const ta = el("textarea", { id, name: k, rows: Math.min(16, Math.max(3, current.content[k].split("\n").length + 1)) });
     ta.value = current.content[k];
@@ -172,6 +172,7 @@ function openEditor() {
   }
   $("#doc-edit").hidden = false;
   $("#doc-edit-open").hidden = true;
+  $("#doc-content").hidden = true; // the box shows the same text
   const first = $("#doc-edit textarea");
   if (first) first.focus();
 }
@@ -180,6 +181,7 @@ function closeEditor() {
   editBase = null;
   $("#doc-edit").hidden = true;
   $("#doc-edit-open").hidden = false;
+  $("#doc-content").hidden = false;
   $("#doc-edit").elements.message.value = "";
 }
 

@@ -95,9 +95,15 @@ export function value(v, depth) {
   return dl;
 }
 
+// columns puts what a row is about first, then its details; the node
+// stores map keys sorted, which would put "dose" before "name".
+const columns = ["name", "condition", "equipment", "icd10", "dose", "route", "frequency", "likelihood",
+  "observation", "severity", "action", "rationale", "red_flags"];
+
 function records(rows, depth) {
   const cols = [];
   for (const r of rows) for (const k of Object.keys(r)) if (!cols.includes(k)) cols.push(k);
+  cols.sort((a, b) => rank(columns, a) - rank(columns, b));
   const t = el("table", { class: "records" },
     el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { scope: "col" }, label(c))))));
   const tb = el("tbody");
@@ -111,10 +117,12 @@ function records(rows, depth) {
   return t;
 }
 
-// textFields are the fields the edit box offers: top-level strings (Automerge
-// Text on the node), but not references the node maintains.
-export function textFields(content) {
+// textFields are the fields the edit box offers, in the order the page
+// shows them: top-level strings (Automerge Text on the node), but not
+// references the node maintains.
+export function textFields(type, content) {
+  const first = layouts[type] || ["text", "body", "log"];
   return Object.keys(content || {})
     .filter((k) => typeof content[k] === "string" && k !== "source" && k !== "next_job")
-    .sort();
+    .sort((a, b) => rank(first, a) - rank(first, b) || a.localeCompare(b));
 }
