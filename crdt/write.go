@@ -128,7 +128,7 @@ func (s *Store) write(ctx context.Context, id DocID, create *newDoc, msg string,
 	if create != nil {
 		oldHeads = nil
 	}
-	newHeads, raw, err := s.applyLocked(h, create, fn, msg, now, oldHeads)
+	newHeads, raw, err := applyLocked(h, create, fn, msg, now, oldHeads)
 	if err != nil {
 		s.discardLocked(h)
 		return Meta{}, err
@@ -205,7 +205,7 @@ func (s *Store) commitLocked(id DocID, prev docMeta, newHeads []automerge.Change
 
 // applyLocked runs fn on the document, commits, and returns the new heads
 // and the bytes of every new change. On error the caller discards the doc.
-func (s *Store) applyLocked(h *handle, create *newDoc, fn func(*automerge.Doc) error, msg string, now time.Time, oldHeads []automerge.ChangeHash) ([]automerge.ChangeHash, []byte, error) {
+func applyLocked(h *handle, create *newDoc, fn func(*automerge.Doc) error, msg string, now time.Time, oldHeads []automerge.ChangeHash) ([]automerge.ChangeHash, []byte, error) {
 	if err := runUserFn(h.doc, fn); err != nil {
 		return nil, nil, err
 	}
