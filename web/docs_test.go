@@ -47,7 +47,7 @@ func TestDocumentOpenAndEdit(t *testing.T) {
 		t.Errorf("edit box offers %q, want the text fields subjective and plan (SOAP order)", got)
 	}
 	p.typeInto("#edit-subjective", "Dry cough for 3 days, worse at night.")
-	p.typeInto(`#doc-edit input[name="message"]`, "clarify cough")
+	p.typeInto(`#doc-edit input[name="message"]`, "clarify cough — Dr. Müller")
 	p.click(`#doc-edit button[type="submit"]`)
 	p.waitText("#notice", "Saved.")
 	p.waitText(`#doc-content [data-field="subjective"]`, "Dry cough for 3 days, worse at night.")
@@ -64,8 +64,8 @@ func TestDocumentOpenAndEdit(t *testing.T) {
 	}
 	var h history
 	call(t, "GET", n.URL()+"/api/v1/docs/"+d.ID+"/history", "", "", &h)
-	if len(h.Changes) != 2 || h.Changes[1].Message != "clarify cough" {
-		t.Errorf("history = %+v, want create then %q", h, "clarify cough")
+	if len(h.Changes) != 2 || h.Changes[1].Message != "clarify cough — Dr. Müller" {
+		t.Errorf("history = %+v, want create then %q", h, "clarify cough — Dr. Müller")
 	}
 	// A splice keeps the field a Text (a replacement by a plain string
 	// would lose concurrent edits from other devices).

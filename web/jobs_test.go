@@ -194,5 +194,13 @@ func TestTranscribeUpload(t *testing.T) {
 	if got := p.text(`#doc-content [data-field="duration"]`); got != "Duration0:01.0" {
 		t.Errorf("duration shows %q", got)
 	}
+	transcript := p.eval(`location.hash`).(string)
+
+	// The jobs table links the done job to the same transcript.
+	p.route("#/jobs?state=done")
+	p.waitJS("the done transcribe job", `document.querySelector('#jobs tr[data-state="done"] .result a') !== null`)
+	if href := p.eval(`document.querySelector('#jobs tr[data-state="done"] .result a').getAttribute("href")`); href != transcript {
+		t.Errorf("jobs table links the result as %v, want %s", href, transcript)
+	}
 	p.noAlerts()
 }
