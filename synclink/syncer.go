@@ -168,6 +168,9 @@ func (s *Syncer) verify(peer, id string, base *automerge.Doc, chunks []byte) err
 	if !s.opts.VerifyDialed && s.outbound(peer) {
 		return nil
 	}
+	if l := s.cur; base == nil && l != nil && l.vetted.take(id, chunks) {
+		return nil
+	}
 	return s.opts.Verify(id, base, chunks)
 }
 
@@ -227,6 +230,10 @@ type loop struct {
 	// writes) since the last garbage collection.
 	docAllocs uint64
 	lastLoads uint64
+	// batch is the events of one round, vetted the verdicts prevet
+	// reached for them.
+	batch  []event
+	vetted prevetted
 }
 
 // gcEvery is how many Automerge documents may be made between forced
@@ -276,18 +283,25 @@ func (s *Syncer) Run(ctx context.Context) error {
 			}
 			return ctx.Err()
 		case ev := <-s.events:
-			l.handle(ev)
 			// Take what else is waiting, so that one Ready (and one round
-			// of parallel store writes) covers many messages.
-			for i := 0; i < 512; i++ {
+			// of parallel store writes and vetting) covers many messages.
+			evs := append(l.batch[:0], ev)
+			for len(evs) < 513 {
 				select {
 				case ev := <-s.events:
-					l.handle(ev)
+					evs = append(evs, ev)
 					continue
 				default:
 				}
 				break
 			}
+			l.vetted = l.prevet(evs)
+			for _, ev := range evs {
+				l.handle(ev)
+			}
+			l.vetted = nil
+			clear(evs)
+			l.batch = evs
 		case <-s.notes.signal:
 		case <-tick.C:
 			l.eng.Tick()

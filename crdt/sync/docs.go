@@ -43,9 +43,12 @@ type docState struct {
 	appendData  []byte
 	appendBase  []automerge.ChangeHash
 	appendHeads []automerge.ChangeHash
-	lastUse     uint64
-	sessions    map[string]*session
-	ask         *askState
+	// forwarded: changes were appended this way once already while the
+	// engine tracked the document (see forwardReceive).
+	forwarded bool
+	lastUse   uint64
+	sessions  map[string]*session
+	ask       *askState
 	// proposed is the collection and type an Outpost peer announced for a
 	// document new to us.
 	proposed *wire.DocInfo

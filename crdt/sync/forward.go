@@ -103,16 +103,30 @@ func (e *Engine) forwardReceive(s *session, pm *wire.SyncMessage) (bool, error) 
 	if !sameAsHashes(m.Heads, pm.Have[0].LastSync) {
 		return false, nil // we moved on too (or lost something): Automerge sorts it out
 	}
+	for _, c := range pm.Changes {
+		if t, ok := wire.ChunkType(c); ok && t == wire.ChunkDocument {
+			return false, nil // a whole document (v2): the general path
+		}
+	}
 	joined := bytes.Join(pm.Changes, nil)
 	changes, err := splitChanges(joined)
 	if err != nil {
-		return false, nil // the general path reports it
+		// Automerge would drop what it cannot parse and ask again; a
+		// peer that sends broken chunks is broken, and is told so.
+		return true, fmt.Errorf("changes for %s rejected: %w", d.id, err)
 	}
 	heads, ok := headsAfter(toWireHashes(m.Heads), changes)
 	if !ok || !wire.SameHeads(heads, pm.Heads) {
 		return false, nil
 	}
 	if e.cfg.Verify != nil {
+		if d.forwarded {
+			// Vetting here costs a load of the whole document in the
+			// worker every time, where the general path's loaded copy
+			// lets the worker apply a stream of changes to its cached
+			// one. A document that keeps changing takes that path.
+			return false, nil
+		}
 		// Vet what the store's next load will read: the stored document
 		// followed by these changes, applied to nothing.
 		base, err := cl.DocBytes(d.id)
@@ -126,6 +140,7 @@ func (e *Engine) forwardReceive(s *session, pm *wire.SyncMessage) (bool, error) 
 		}
 	}
 	d.appendData, d.appendBase, d.appendHeads = joined, m.Heads, toChangeHashes(heads)
+	d.forwarded = true
 	e.grew(d)
 
 	s.agreed = heads
