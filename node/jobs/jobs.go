@@ -164,6 +164,12 @@ type Queue struct {
 		fns  map[int]func(Job)
 		next int
 	}
+	// progress holds running jobs' latest progress. It is not persisted
+	// (a retry recomputes it) but Get and List report it.
+	progress struct {
+		sync.Mutex
+		m map[string]float64
+	}
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 }
@@ -185,6 +191,7 @@ func New(db *pebble.DB, opts Options) *Queue {
 	q := &Queue{db: db, opts: opts, log: opts.Logger, execs: map[string]Executor{}, wake: make(chan struct{}, 1)}
 	q.mu.running = map[string]context.CancelFunc{}
 	q.subs.fns = map[int]func(Job){}
+	q.progress.m = map[string]float64{}
 	return q
 }
 
@@ -286,6 +293,13 @@ func (q *Queue) Get(ctx context.Context, id string) (Job, error) {
 	var j Job
 	if err := json.Unmarshal(v, &j); err != nil {
 		return Job{}, fmt.Errorf("job %s: corrupt record: %w", id, err)
+	}
+	if j.State == Running {
+		q.progress.Lock()
+		if p, ok := q.progress.m[id]; ok {
+			j.Progress = p
+		}
+		q.progress.Unlock()
 	}
 	return j, nil
 }

@@ -271,3 +271,49 @@ func TestInterruptedTooOftenFails(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestRunningProgressReported checks that Get and List show a running job's
+// latest progress, which lives only in memory.
+func TestRunningProgressReported(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	var mu sync.Mutex
+	runs := 0
+	q := New(s.DB(), Options{})
+	block := make(chan struct{})
+	q.Register("note", resultWriter(s, block, &runs, &mu))
+	reported := make(chan struct{}, 1)
+	unsub := q.Subscribe(func(j Job) {
+		if j.State == Running && j.Progress == 0.5 {
+			select {
+			case reported <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer unsub()
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop()
+	j, err := q.Submit(ctx, Job{Kind: "note", Input: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reported:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no progress reported")
+	}
+	if got, err := q.Get(ctx, j.ID); err != nil || got.State != Running || got.Progress != 0.5 {
+		t.Fatalf("Get: %+v %v, want running at 0.5", got, err)
+	}
+	list, err := q.List(ctx, Running, 10)
+	if err != nil || len(list) != 1 || list[0].Progress != 0.5 {
+		t.Fatalf("List(running): %+v %v", list, err)
+	}
+	close(block)
+	if done := waitState(t, q, j.ID, Done); done.Progress != 1 {
+		t.Fatalf("done at progress %v", done.Progress)
+	}
+}

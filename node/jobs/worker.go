@@ -156,8 +156,16 @@ func (q *Queue) run(ctx, jctx context.Context, j Job) {
 			return
 		}
 		j.Progress = p
-		q.notify(j) // progress is not persisted: it is recomputed on retry
+		q.progress.Lock()
+		q.progress.m[j.ID] = p
+		q.progress.Unlock()
+		q.notify(j)
 	}
+	defer func() {
+		q.progress.Lock()
+		delete(q.progress.m, j.ID)
+		q.progress.Unlock()
+	}()
 	result, err := runSafely(jctx, q.execs[j.Kind], &j, progress)
 	switch {
 	case err == nil:
