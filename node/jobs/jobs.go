@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -304,42 +305,66 @@ func (q *Queue) Get(ctx context.Context, id string) (Job, error) {
 	return j, nil
 }
 
-// List returns jobs, newest first, optionally only those in one state.
+// List returns jobs, newest first, optionally only those in one state. It
+// reads only the jobs it returns: each state's index is ordered by creation
+// time, and the newest of all states are merged from their tails.
 func (q *Queue) List(ctx context.Context, state State, limit int) ([]Job, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	var prefix []byte
+	states := []State{Queued, Running, Done, Failed, Cancelled}
 	if state != "" {
-		prefix = append([]byte{crdt.PrefixJobs, subState}, state...)
-		prefix = append(prefix, 0)
-	} else {
-		prefix = []byte{crdt.PrefixJobs, subRecord}
+		states = []State{state}
 	}
-	it, err := q.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, err
+	type tail struct {
+		it     *pebble.Iterator
+		prefix int // length of the state prefix of its keys
+		ok     bool
 	}
-	defer it.Close()
-	var out []Job
-	for ok := it.First(); ok; ok = it.Next() {
-		var id string
-		if state != "" {
-			id = string(it.Key()[len(prefix)+8:])
-		} else {
-			id = string(it.Key()[2:])
+	var tails []*tail
+	defer func() {
+		for _, t := range tails {
+			t.it.Close()
 		}
-		j, err := q.Get(ctx, id)
+	}()
+	for _, st := range states {
+		p := append([]byte{crdt.PrefixJobs, subState}, st...)
+		p = append(p, 0)
+		it, err := q.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+		if err != nil {
+			return nil, err
+		}
+		tails = append(tails, &tail{it: it, prefix: len(p), ok: it.Last()})
+	}
+	var out []Job
+	for len(out) < limit {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		// The newest remaining job is at one of the tails; keys after the
+		// prefix are the creation time (big-endian) then the id.
+		var best *tail
+		for _, t := range tails {
+			if t.ok && (best == nil || bytes.Compare(t.it.Key()[t.prefix:], best.it.Key()[best.prefix:]) > 0) {
+				best = t
+			}
+		}
+		if best == nil {
+			break
+		}
+		j, err := q.Get(ctx, string(best.it.Key()[best.prefix+8:]))
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, j)
+		best.ok = best.it.Prev()
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].CreatedAt.After(out[b].CreatedAt) })
-	if len(out) > limit {
-		out = out[:limit]
+	for _, t := range tails {
+		if err := t.it.Error(); err != nil {
+			return nil, err
+		}
 	}
-	return out, it.Error()
+	return out, nil
 }
 
 // Cancel stops a job: a queued one never runs, a running one has its

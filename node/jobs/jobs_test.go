@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -315,5 +316,51 @@ func TestRunningProgressReported(t *testing.T) {
 	close(block)
 	if done := waitState(t, q, j.ID, Done); done.Progress != 1 {
 		t.Fatalf("done at progress %v", done.Progress)
+	}
+}
+
+func TestListNewestFirstAcrossStates(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	q := New(s.DB(), Options{Now: func() time.Time { clock = clock.Add(time.Second); return clock }})
+	q.Register("note", ExecutorFunc(func(context.Context, *Job, func(float64)) (string, error) { return "", nil }))
+	// Not started: jobs stay queued unless cancelled.
+	var ids []string
+	for i := range 7 {
+		j, err := q.Submit(ctx, Job{Kind: "note"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+		if i%3 == 0 {
+			if _, err := q.Cancel(ctx, j.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		state State
+		limit int
+		want  []string
+	}{
+		{"", 3, []string{ids[6], ids[5], ids[4]}},
+		{"", 100, []string{ids[6], ids[5], ids[4], ids[3], ids[2], ids[1], ids[0]}},
+		{Cancelled, 100, []string{ids[6], ids[3], ids[0]}},
+		{Queued, 2, []string{ids[5], ids[4]}},
+		{Done, 10, nil},
+	}
+	for _, tt := range tests {
+		got, err := q.List(ctx, tt.state, tt.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotIDs []string
+		for _, j := range got {
+			gotIDs = append(gotIDs, j.ID)
+		}
+		if !slices.Equal(gotIDs, tt.want) {
+			t.Errorf("List(%q, %d) = %v, want %v", tt.state, tt.limit, gotIDs, tt.want)
+		}
 	}
 }
