@@ -164,7 +164,7 @@ func (s *Syncer) dialOnce(ctx context.Context, d *dialer, b *backoff) error {
 	if grants == nil {
 		grants = []string{"*"}
 	}
-	c := newConn(s, ws, sync.PeerInfo{ID: peer.SenderID, Metadata: peer.PeerMetadata, Grants: grants}, true, d.url)
+	c := newConn(s, ws, sync.PeerInfo{ID: peer.SenderID, Metadata: peer.PeerMetadata, Grants: grants, Trusted: s.opts.Verify == nil || !s.opts.VerifyDialed}, true, d.url)
 	d.set("connected", "", time.Time{})
 	s.runConn(ctx, c)
 	reason, _ := c.err.Load().(string)

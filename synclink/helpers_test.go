@@ -29,16 +29,26 @@ type side struct {
 
 func newSide(t *testing.T, name string, collections []string, serve bool) *side {
 	t.Helper()
+	return newSideWith(t, name, collections, serve, nil)
+}
+
+// newSideWith is newSide with a chance to change the Syncer's options.
+func newSideWith(t *testing.T, name string, collections []string, serve bool, opt func(*Options)) *side {
+	t.Helper()
 	st, err := crdt.Open("", crdt.Options{FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &side{t: t, store: st, tokens: access.New(st.DB(), crdt.PrefixTokens)}
-	s.syncer, err = New(NewPebbleStore(st), Options{
+	opts := Options{
 		StorageID: "storage-" + name, Name: name, Collections: collections,
 		Tokens: s.tokens, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		Tick: 20 * time.Millisecond,
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	s.syncer, err = New(NewPebbleStore(st), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,9 @@ import (
 // with a loaded base) finds no verdict and is vetted as before; a failing
 // message is vetted again by the engine, which rejects it.
 
+// maxPrevet bounds the bytes one batch holds for vetting at once.
+const maxPrevet = 64 << 20
+
 // prevetted holds the verdicts of one batch: document id → the hash of the
 // bytes that passed.
 type prevetted map[string][32]byte
@@ -49,11 +52,15 @@ func (l *loop) prevet(evs []event) prevetted {
 	}
 	var jobs []job
 	seen := map[string]bool{}
+	total := 0
 	for _, ev := range evs {
+		if total > maxPrevet {
+			break // the rest are vetted as the engine goes
+		}
 		if ev.kind != evMsg || ev.msg.Type != wire.TypeSync || ev.msg.DocumentID == "" || seen[ev.msg.DocumentID] {
 			continue
 		}
-		if c := l.conns[ev.c.info.ID]; c != ev.c || (c.outbound && !s.opts.VerifyDialed) {
+		if c := l.conns[ev.c.info.ID]; c != ev.c || !l.eng.Forwardable(c.info.ID, ev.msg) {
 			continue
 		}
 		id := ev.msg.DocumentID
@@ -73,6 +80,7 @@ func (l *loop) prevet(evs []event) prevetted {
 		full := make([]byte, 0, len(base)+pm.ChangeBytes())
 		full = append(append(full, base...), bytes.Join(pm.Changes, nil)...)
 		jobs = append(jobs, job{id, full})
+		total += len(full)
 	}
 	if len(jobs) < 2 {
 		return nil // nothing to overlap: the engine vets it as it goes

@@ -56,7 +56,7 @@ func (s *Syncer) Serve(w http.ResponseWriter, r *http.Request) {
 		ws.CloseNow()
 		return
 	}
-	c := newConn(s, ws, sync.PeerInfo{ID: join.SenderID, Metadata: join.PeerMetadata, Grants: grants}, false, r.RemoteAddr)
+	c := newConn(s, ws, sync.PeerInfo{ID: join.SenderID, Metadata: join.PeerMetadata, Grants: grants, Trusted: s.opts.Verify == nil}, false, r.RemoteAddr)
 	s.log.Info("sync: accepted", "peer", join.SenderID, "remote", r.RemoteAddr, "token", tokenID)
 	s.runConn(ctx, c)
 }

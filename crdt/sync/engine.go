@@ -57,6 +57,9 @@ type PeerInfo struct {
 	// all. For a peer that authenticated with a token these are the
 	// token's collections; for a peer we dialed they are our own.
 	Grants []string
+	// Trusted: the caller does not vet this peer's bytes (Config.Verify
+	// passes them), so the engine need not prepare anything for vetting.
+	Trusted bool
 }
 
 // Engine is the sync protocol as a state machine: messages and local

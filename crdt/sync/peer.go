@@ -16,6 +16,7 @@ type peer struct {
 	outpost   *wire.OutpostMeta
 	grants    []string
 	all       bool // granted every collection
+	trusted   bool // see PeerInfo.Trusted
 	sessions  map[string]*session
 	scans     []*scan
 	paused    bool
@@ -42,6 +43,7 @@ func newPeer(info PeerInfo) *peer {
 		cursorDue: map[string]uint64{},
 		rejected:  map[string]bool{},
 		missing:   map[string]bool{},
+		trusted:   info.Trusted,
 	}
 	if md := info.Metadata; md != nil {
 		if !md.IsEphemeral {

@@ -1,0 +1,153 @@
+package synclink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/automerge/automerge-go"
+
+	"github.com/outposthq/outpost/crdt"
+	"github.com/outposthq/outpost/crdt/verify"
+)
+
+// vetLog wraps a real verifier, recording what it is asked and refusing
+// bytes that carry a marker, as it would bytes that crash Automerge.
+type vetLog struct {
+	v  *verify.Verifier
+	mu gosync.Mutex
+	// wholeDocs counts requests with no base (the fast-forward path's
+	// stored document followed by the changes); refused counts refusals.
+	wholeDocs, withBase, refused int
+}
+
+var errPoison = errors.New("poisoned")
+
+func (l *vetLog) verify(id string, base *automerge.Doc, chunks []byte) error {
+	l.mu.Lock()
+	if base == nil {
+		l.wholeDocs++
+	} else {
+		l.withBase++
+	}
+	l.mu.Unlock()
+	if bytes.Contains(chunks, []byte("POISON")) {
+		l.mu.Lock()
+		l.refused++
+		l.mu.Unlock()
+		return errPoison
+	}
+	return VerifyWith(l.v)(id, base, chunks)
+}
+
+func (l *vetLog) counts() (whole, base, refused int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.wholeDocs, l.withBase, l.refused
+}
+
+// Edits a node makes to documents the server already has reach it on the
+// fast-forward path: vetted (in a worker, whole document plus changes) and
+// appended without loading the server's copy. Changes the vetting refuses
+// never reach the server's store.
+func TestForwardVettedAppends(t *testing.T) {
+	v, err := verify.New(verify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	vl := &vetLog{v: v}
+	server := newSideWith(t, "server", nil, true, func(o *Options) { o.Verify = vl.verify })
+	a := newSide(t, "a", []string{"clinic:a"}, false)
+	// Created before connecting: they travel whole (cold sync), and
+	// neither side loads them.
+	var ids []crdt.DocID
+	for i := range 6 {
+		ids = append(ids, a.create("clinic:a", map[string]string{"title": fmt.Sprint("note ", i)}))
+	}
+	a.syncer.AddPeer(server.url(), server.token("clinic:a"))
+	server.waitFor("a's documents on the server", 10*time.Second, func() bool {
+		for _, id := range ids {
+			if server.get(id, "title") == "" {
+				return false
+			}
+		}
+		return true
+	})
+	// Wait for the acknowledgements too: until then a's sessions await
+	// them, and an edit takes the general path.
+	a.waitFor("a in sync", 10*time.Second, func() bool {
+		st := a.syncer.Status()
+		return len(st) == 1 && st[0].State == "connected" && st[0].Pending == 0
+	})
+	for _, id := range ids {
+		server.store.Forget(id)
+	}
+	whole0, base0, _ := vl.counts()
+
+	for _, id := range ids {
+		a.set(id, "status", "signed")
+	}
+	server.waitFor("a's edits on the server", 10*time.Second, func() bool {
+		for _, id := range ids {
+			if !sameStoreHeads(t, a.store, server.store, id) {
+				return false
+			}
+		}
+		return true
+	})
+	whole, base, _ := vl.counts()
+	if whole-whole0 < len(ids) || base != base0 {
+		t.Errorf("vetting: %d whole-document and %d loaded-base requests for %d edits, want %d and 0",
+			whole-whole0, base-base0, len(ids), len(ids))
+	}
+	for _, id := range ids {
+		if server.get(id, "status") != "signed" {
+			t.Errorf("%s: status %q on the server", id, server.get(id, "status"))
+		}
+	}
+
+	// A change the vetting refuses: the server drops the connection and
+	// its store never holds it.
+	bad := ids[0]
+	a.set(bad, "status", "POISON")
+	server.waitFor("the refusal", 10*time.Second, func() bool { _, _, r := vl.counts(); return r > 0 })
+	if got := server.get(bad, "status"); got != "signed" {
+		t.Fatalf("server status %q after a refused change", got)
+	}
+	if m, _ := server.store.Meta(context.Background(), bad); !sameStoreHeads(t, server.store, server.store, bad) || len(m.Heads) == 0 {
+		t.Fatal("refused document unreadable on the server")
+	}
+}
+
+func sameStoreHeads(t *testing.T, a, b *crdt.Store, id crdt.DocID) bool {
+	ma, err := a.Meta(context.Background(), id)
+	if err != nil {
+		return false
+	}
+	mb, err := b.Meta(context.Background(), id)
+	if err != nil {
+		return false
+	}
+	return sameHeadSet(ma.Heads, mb.Heads)
+}
+
+func sameHeadSet(a, b []automerge.ChangeHash) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			found = found || x == y
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
