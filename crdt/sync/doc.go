@@ -9,6 +9,11 @@
 // changes (DocChanged), time (Tick) and flow control (Pause); its outputs
 // are Ready: writes to persist and messages to send.
 //
+// Between Outpost peers it moves documents without Automerge where the
+// exchange is determined anyway: whole documents to a peer that has none
+// (fast.go) and, with a Storage that is a ChangeLog, the changes of a
+// shared document since the heads both sides agreed on (forward.go).
+//
 // It must not do I/O of its own: no sockets, goroutines, wall clock or
 // logging (dependency_test.go enforces the imports). Storage is read through
 // the Storage interface, synchronously, like raft's Storage; everything it
@@ -32,7 +37,8 @@
 //     write is durable.
 //  4. Call Tick periodically (the engine's only notion of time), and Pause
 //     a peer whose send queue is long.
-//  5. Whenever HasReady: take Ready, persist its Changes, then SyncStates
+//  5. Whenever HasReady: take Ready, persist its Changes (a ChangeLog
+//     store appends those marked Append without loading the document), then SyncStates
 //     and Cursors, then send its Messages, then close the peers in Closed,
 //     then call Advance (see Ready). If persisting fails, send nothing and
 //     start a new engine.
