@@ -46,6 +46,7 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	noVerify := fs.Bool("no-verify", false, "skip vetting received Automerge bytes in a worker process")
 	keep := fs.Bool("keep", false, "keep the temporary data directories")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the Outpost runs to this file")
+	reconnectProfile := fs.String("reconnect-cpuprofile", "", "write a CPU profile of the reconnect alone to this file (vetting workers are other processes and do not appear)")
 	cacheDocs := fs.Int("cache-docs", 0, "documents each store keeps loaded (crdt.Options.CacheDocs; 0: the store's default)")
 	fold := fs.Bool("compact-corpus", true, "fold the server's corpus into snapshots before timing, as the baseline server holds it (false: the first sync folds each document's log)")
 	if err := fs.Parse(args); err != nil {
@@ -60,7 +61,7 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	} else {
 		fmt.Fprintln(stderr, "data in", tmp)
 	}
-	b := &syncBench{docs: *docs, changes: *changes, cacheDocs: *cacheDocs, tmp: tmp, verify: !*noVerify, fold: *fold, out: json.NewEncoder(stdout), log: stderr}
+	b := &syncBench{docs: *docs, changes: *changes, cacheDocs: *cacheDocs, tmp: tmp, verify: !*noVerify, fold: *fold, out: json.NewEncoder(stdout), log: stderr, reconnectProfile: *reconnectProfile}
 
 	fmt.Fprintf(stderr, "bench sync: building a corpus of %d documents x %d changes\n", *docs, *changes)
 	if err := b.startServer(ctx); err != nil {
@@ -69,7 +70,7 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stderr, "bench sync: corpus built, resident memory %d MB\n", rssMB())
 	defer b.stopServer()
 	var cold result
-	if *outpost && *cpuprofile != "" {
+	if *outpost && *cpuprofile != "" && *reconnectProfile == "" {
 		// The corpus is built; profile the syncs only.
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -114,8 +115,10 @@ type syncBench struct {
 	tmp           string
 	verify        bool
 	fold          bool
-	out           *json.Encoder
-	log           io.Writer
+	// reconnectProfile: profile the reconnect alone into this file.
+	reconnectProfile string
+	out              *json.Encoder
+	log              io.Writer
 
 	srv       *syncserver.Server
 	srvCancel context.CancelFunc
@@ -543,6 +546,17 @@ func (b *syncBench) reconnect(ctx context.Context, cold result, frac float64) (r
 		return result{}, err
 	}
 	fmt.Fprintf(b.log, "bench sync: reconnect after %d documents changed on each side\n", k)
+	if b.reconnectProfile != "" {
+		f, err := os.Create(b.reconnectProfile)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return result{}, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	n, err := b.startNode(ctx, tok)
 	if err != nil {
