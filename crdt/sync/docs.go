@@ -43,12 +43,12 @@ type docState struct {
 	appendData  []byte
 	appendBase  []automerge.ChangeHash
 	appendHeads []automerge.ChangeHash
-	// forwarded: changes were appended this way once already while the
-	// engine tracked the document (see forwardReceive).
-	forwarded bool
-	lastUse   uint64
-	sessions  map[string]*session
-	ask       *askState
+	// forwardedAt is one more than the tick of the last vetted
+	// fast-forward of the document (see forwardReceive); 0 if none.
+	forwardedAt uint64
+	lastUse     uint64
+	sessions    map[string]*session
+	ask         *askState
 	// proposed is the collection and type an Outpost peer announced for a
 	// document new to us.
 	proposed *wire.DocInfo

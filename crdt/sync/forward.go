@@ -39,6 +39,11 @@ import (
 // something other than the acknowledgement, continues from the shared
 // heads it had.
 
+// hotTicks is how long after a vetted fast-forward a document's next
+// changes take the general path (see forwardReceive): 5 s at synclink's
+// tick.
+const hotTicks = 50
+
 // forwardSend sends a document's changes since the heads the peer is known
 // to have, without loading it. It reports whether it did.
 func (e *Engine) forwardSend(s *session) (bool, error) {
@@ -120,7 +125,7 @@ func (e *Engine) forwardReceive(s *session, pm *wire.SyncMessage) (bool, error) 
 		return false, nil
 	}
 	if e.cfg.Verify != nil && !p.trusted {
-		if d.forwarded {
+		if d.forwardedAt != 0 && e.tick < d.forwardedAt-1+hotTicks {
 			// Vetting here costs a load of the whole document in the
 			// worker every time, where the general path's loaded copy
 			// lets the worker apply a stream of changes to its cached
@@ -140,7 +145,9 @@ func (e *Engine) forwardReceive(s *session, pm *wire.SyncMessage) (bool, error) 
 		}
 	}
 	d.appendData, d.appendBase, d.appendHeads = joined, m.Heads, toChangeHashes(heads)
-	d.forwarded = !p.trusted
+	if !p.trusted {
+		d.forwardedAt = e.tick + 1
+	}
 	e.grew(d)
 
 	s.agreed = heads
@@ -174,7 +181,8 @@ func (e *Engine) Forwardable(from string, m *wire.Message) bool {
 	if d == nil {
 		return true // read from the store when it arrives, loaded by nobody
 	}
-	if !d.known || d.doc != nil || d.create || d.createData != nil || d.appendData != nil || d.unsaved || d.forwarded {
+	if !d.known || d.doc != nil || d.create || d.createData != nil || d.appendData != nil || d.unsaved ||
+		(d.forwardedAt != 0 && e.tick < d.forwardedAt-1+hotTicks) {
 		return false
 	}
 	s := d.sessions[from]

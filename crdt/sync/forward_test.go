@@ -122,3 +122,102 @@ func TestForwardRejectsCorruptChange(t *testing.T) {
 		}
 	})
 }
+
+// A document that keeps receiving vetted changes leaves the fast-forward
+// path for a while: vetting there loads the whole document in the worker
+// each time, where the general path keeps a loaded copy the worker caches.
+func TestForwardHotDocumentTakesGeneralPath(t *testing.T) {
+	base := automerge.New()
+	base.RootMap().Set("title", "one")
+	base.Commit("")
+	store := synctest.NewMemStore("aa")
+	env := synctest.NewEnv()
+	id := env.DocID("d1")
+	metas, err := store.Persist(&sync.Ready{Changes: []sync.DocChange{{ID: id, Create: true, Collection: "clinic:a", Type: "note", Data: base.Save(), Heads: base.Heads()}}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vets []string
+	eng, err := sync.New(sync.Config{PeerID: "server", Storage: store, Verify: func(peer, id string, b *automerge.Doc, chunks []byte) error {
+		if b == nil {
+			vets = append(vets, "whole")
+		} else {
+			vets = append(vets, "loaded")
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.DocChanged(metas[0])
+	md := &wire.PeerMetadata{StorageID: "p", Outpost: &wire.OutpostMeta{Version: wire.OutpostVersion}}
+	eng.AddPeer(sync.PeerInfo{ID: "peer", Metadata: md, Grants: []string{"clinic:a"}})
+	step := func(ticks int) {
+		t.Helper()
+		for range ticks {
+			eng.Tick()
+		}
+		var before []automerge.ChangeHash
+		store.View(id, func(_ *automerge.Doc, m sync.Meta) { before = m.Heads })
+		if err := base.RootMap().Set("n", int64(len(vets))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := base.Commit(""); err != nil {
+			t.Fatal(err)
+		}
+		chs, err := base.Changes(before...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var chunks [][]byte
+		for _, c := range chs {
+			chunks = append(chunks, c.Save())
+		}
+		msg := &wire.SyncMessage{Version: wire.SyncV1, Heads: toWire(base.Heads()), Have: []wire.Have{{LastSync: toWire(before)}}, Changes: chunks}
+		if err := eng.Step("peer", &wire.Message{Type: wire.TypeSync, SenderID: "peer", TargetID: "server", DocumentID: id, Data: msg.Encode()}); err != nil {
+			t.Fatal(err)
+		}
+		for eng.HasReady() {
+			rd := eng.Ready()
+			ms, err := store.Persist(&rd, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng.Advance()
+			for _, m := range ms {
+				eng.DocChanged(m)
+			}
+		}
+		store.View(id, func(_ *automerge.Doc, m sync.Meta) {
+			if !slices.Equal(sortedHeads(m.Heads), sortedHeads(base.Heads())) {
+				t.Fatalf("store heads %v, want %v", m.Heads, base.Heads())
+			}
+		})
+	}
+	step(0)  // fast-forward
+	step(1)  // hot: general path, which loads
+	step(60) // cooled down, but still loaded by the engine: general
+	if want := []string{"whole", "loaded", "loaded"}; !slices.Equal(vets, want) {
+		t.Fatalf("vetting requests %v, want %v", vets, want)
+	}
+	if store.Appends != 1 {
+		t.Fatalf("%d appends, want 1", store.Appends)
+	}
+}
+
+func toWire(hs []automerge.ChangeHash) []wire.Hash {
+	out := make([]wire.Hash, len(hs))
+	for i, h := range hs {
+		out[i] = wire.Hash(h)
+	}
+	return out
+}
+
+func sortedHeads(hs []automerge.ChangeHash) []string {
+	var out []string
+	for _, h := range hs {
+		out = append(out, h.String())
+	}
+	slices.Sort(out)
+	return out
+}
