@@ -3,6 +3,8 @@ package cpuslot
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,4 +71,43 @@ func TestAcquireOfCancelledContextOnFreeSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	release()
+}
+
+// TestWaiterServedBeforeReacquire is the property the engines rely on: a
+// decode loop that releases and at once asks again does not starve a
+// transcription waiting for the slot.
+func TestWaiterServedBeforeReacquire(t *testing.T) {
+	s := New()
+	release, _ := s.Acquire(context.Background())
+	got := make(chan func())
+	go func() {
+		r, err := s.Acquire(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		got <- r
+	}()
+	// Release only once the waiter is parked on the slot's channel.
+	for !parkedInAcquire() {
+		runtime.Gosched()
+	}
+	release()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.Acquire(ctx); err == nil {
+		t.Fatal("re-acquired ahead of the waiting goroutine")
+	}
+	(<-got)()
+}
+
+// parkedInAcquire reports whether some goroutine is blocked in Acquire's
+// select, read from the goroutine dump (the only place Go shows it).
+func parkedInAcquire() bool {
+	buf := make([]byte, 1<<20)
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.HasPrefix(g, "goroutine ") && strings.Contains(g, " [select") && strings.Contains(g, "cpuslot.(*Slot).Acquire") {
+			return true
+		}
+	}
+	return false
 }
