@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"reflect"
 	"testing"
@@ -227,8 +228,8 @@ func frameChunk(typ byte, contents []byte) []byte {
 		break
 	}
 	body = append(body, contents...)
-	sum := sha256Sum(body)
-	out := append(append([]byte(nil), chunkMagic...), sum[:4]...)
+	sum := sha256.Sum256(body)
+	out := append([]byte{0x85, 0x6f, 0x4a, 0x83}, sum[:4]...) // magic, checksum
 	return append(out, body...)
 }
 

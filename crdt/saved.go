@@ -2,12 +2,14 @@ package crdt
 
 import (
 	"context"
-	"encoding/binary"
+
 	"errors"
 	"fmt"
 
 	"github.com/automerge/automerge-go"
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/outposthq/outpost/crdt/wire"
 )
 
 // Whole documents in and out without Automerge.
@@ -201,57 +203,25 @@ func savedHeads(b []byte) ([]automerge.ChangeHash, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(infos) != 1 || infos[0].typ != chunkDocument {
+	if len(infos) != 1 || infos[0].Type != chunkDocument {
 		return nil, fmt.Errorf("%w: saved bytes must be exactly one document chunk, got %d chunks", ErrCorrupt, len(infos))
 	}
-	_, ln := binary.Uvarint(b[9:]) // parseChunks checked the length
-	hs, err := documentHeads(b[9+ln:])
+	hs, err := docHeads(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: document chunk: %v", ErrCorrupt, err)
 	}
 	return hs, nil
 }
 
-// documentHeads reads the heads from a document chunk's contents, which
-// open with the actor table and then the heads:
-//
-//	nactors(uLEB) { len(uLEB) actor(len) }* nheads(uLEB) { hash(32) }*
-func documentHeads(c []byte) ([]automerge.ChangeHash, error) {
-	next := func() (uint64, error) {
-		v, n := binary.Uvarint(c)
-		if n <= 0 {
-			return 0, errors.New("bad length")
-		}
-		c = c[n:]
-		return v, nil
-	}
-	actors, err := next()
+// docHeads reads the heads a document chunk's header declares.
+func docHeads(chunk []byte) ([]automerge.ChangeHash, error) {
+	hs, err := wire.DocumentHeads(chunk)
 	if err != nil {
-		return nil, fmt.Errorf("actor count: %w", err)
+		return nil, err
 	}
-	if actors > uint64(len(c)) {
-		return nil, errors.New("actor count past the end")
+	out := make([]automerge.ChangeHash, len(hs))
+	for i, h := range hs {
+		out[i] = automerge.ChangeHash(h)
 	}
-	for i := uint64(0); i < actors; i++ {
-		l, err := next()
-		if err != nil {
-			return nil, fmt.Errorf("actor %d: %w", i, err)
-		}
-		if l > uint64(len(c)) {
-			return nil, fmt.Errorf("actor %d past the end", i)
-		}
-		c = c[l:]
-	}
-	n, err := next()
-	if err != nil {
-		return nil, fmt.Errorf("head count: %w", err)
-	}
-	if n > uint64(len(c))/32 {
-		return nil, errors.New("heads past the end")
-	}
-	heads := make([]automerge.ChangeHash, n)
-	for i := range heads {
-		copy(heads[i][:], c[32*i:])
-	}
-	return heads, nil
+	return out, nil
 }

@@ -2,13 +2,15 @@ package crdt
 
 import (
 	"context"
-	"encoding/binary"
+
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/automerge/automerge-go"
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/outposthq/outpost/crdt/wire"
 )
 
 // Changes in and out of the log without Automerge.
@@ -134,7 +136,7 @@ func (s *Store) ChangesSince(ctx context.Context, id DocID, heads []automerge.Ch
 			continue
 		}
 		seen[c.hash] = true
-		raw = append(raw, c.raw...)
+		raw = append(raw, c.Raw...)
 	}
 	return raw, m, true, nil
 }
@@ -153,7 +155,7 @@ func (s *Store) AppendVetted(ctx context.Context, id DocID, raw []byte, base []a
 		return Meta{}, err
 	}
 	for _, c := range chunks {
-		if c.typ == chunkDocument {
+		if c.Type == chunkDocument {
 			return Meta{}, fmt.Errorf("%w: a document chunk cannot be appended", ErrCorrupt)
 		}
 	}
@@ -168,7 +170,7 @@ func (s *Store) AppendVetted(ctx context.Context, id DocID, raw []byte, base []a
 			return Meta{}, fmt.Errorf("document %s: %w", id, ErrNotFound)
 		}
 		return s.Update(ctx, id, "", func(doc *automerge.Doc) error {
-			if err := checkDeps(doc, infosOf(chunks)); err != nil {
+			if err := checkDeps(doc, chunksOf(chunks)); err != nil {
 				return err
 			}
 			return doc.LoadIncremental(raw)
@@ -230,54 +232,35 @@ func (s *Store) DocBytes(ctx context.Context, id DocID) ([]byte, Meta, error) {
 }
 
 // headsAfter computes the heads once chunks are applied to a document at
-// heads: each change must depend on heads or on earlier chunks, and be new
-// (a change with no dependencies, or one equal to a head, might be a
-// change the document has, which Automerge would skip).
+// heads (see wire.HeadsAfter for when that is certain).
 func headsAfter(heads []automerge.ChangeHash, chunks []logChange) ([]automerge.ChangeHash, error) {
-	cur := map[automerge.ChangeHash]bool{}
-	for _, x := range heads {
-		cur[x] = true
+	base := make([]wire.Hash, len(heads))
+	for i, h := range heads {
+		base[i] = wire.Hash(h)
 	}
-	added := map[automerge.ChangeHash]bool{}
-	for _, c := range chunks {
-		if added[c.hash] || cur[c.hash] || len(c.deps) == 0 {
-			return nil, fmt.Errorf("%w: change %x is not new on top of the heads", ErrMissingDeps, c.hash[:8])
-		}
-		for _, d := range c.deps {
-			if !cur[d] && !added[d] {
-				return nil, fmt.Errorf("%w: %x", ErrMissingDeps, d[:8])
-			}
-		}
-		for _, d := range c.deps {
-			delete(cur, d)
-		}
-		cur[c.hash] = true
-		added[c.hash] = true
+	hs, err := wire.HeadsAfter(base, chunksOf(chunks))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMissingDeps, err)
 	}
-	out := make([]automerge.ChangeHash, 0, len(cur))
-	for x := range cur {
-		out = append(out, x)
+	out := make([]automerge.ChangeHash, len(hs))
+	for i, h := range hs {
+		out[i] = automerge.ChangeHash(h)
 	}
-	sortHeads(out)
 	return out, nil
 }
 
-// logChange is one chunk of a log entry: its bytes and what the store
-// reads of it.
+// logChange is one chunk of a log entry, with its hashes in automerge's
+// type.
 type logChange struct {
-	raw  []byte
-	typ  byte
+	wire.Chunk
 	hash automerge.ChangeHash
 	deps []automerge.ChangeHash
 }
 
-func infosOf(cs []logChange) []chunkInfo {
-	out := make([]chunkInfo, len(cs))
+func chunksOf(cs []logChange) []wire.Chunk {
+	out := make([]wire.Chunk, len(cs))
 	for i, c := range cs {
-		out[i] = chunkInfo{typ: c.typ, hash: c.hash}
-		for _, d := range c.deps {
-			out[i].deps = append(out[i].deps, [32]byte(d))
-		}
+		out[i] = c.Chunk
 	}
 	return out
 }
@@ -285,30 +268,16 @@ func infosOf(cs []logChange) []chunkInfo {
 // splitChunks frames, checksums and describes the chunks of b, keeping
 // each chunk's bytes.
 func splitChunks(b []byte) ([]logChange, error) {
-	if len(b) == 0 {
-		return nil, fmt.Errorf("%w: empty", ErrCorrupt)
+	cs, err := parseChunks(b)
+	if err != nil {
+		return nil, err
 	}
-	var out []logChange
-	for off := 0; off < len(b); {
-		rest := b[off:]
-		if len(rest) < 10 {
-			return nil, fmt.Errorf("%w: truncated chunk at byte %d", ErrCorrupt, off)
+	out := make([]logChange, len(cs))
+	for i, c := range cs {
+		out[i] = logChange{Chunk: c, hash: automerge.ChangeHash(c.Hash)}
+		for _, d := range c.Deps {
+			out[i].deps = append(out[i].deps, automerge.ChangeHash(d))
 		}
-		length, ln := binary.Uvarint(rest[9:])
-		if ln <= 0 || length > maxChunk || uint64(len(rest)-9-ln) < length {
-			return nil, fmt.Errorf("%w: bad chunk length at byte %d", ErrCorrupt, off)
-		}
-		end := 9 + ln + int(length)
-		infos, err := parseChunks(rest[:end])
-		if err != nil {
-			return nil, fmt.Errorf("chunk at byte %d: %w", off, err)
-		}
-		c := logChange{raw: rest[:end:end], typ: infos[0].typ, hash: infos[0].hash}
-		for _, d := range infos[0].deps {
-			c.deps = append(c.deps, automerge.ChangeHash(d))
-		}
-		out = append(out, c)
-		off += end
 	}
 	return out, nil
 }
@@ -348,14 +317,7 @@ func (s *Store) snapshotHeads(id DocID) ([]automerge.ChangeHash, error) {
 		return nil, err
 	}
 	defer closer.Close()
-	if len(v) < 10 || v[8] != chunkDocument {
-		return nil, fmt.Errorf("crdt: snapshot of %s: %w: not a document chunk", id, ErrCorrupt)
-	}
-	_, ln := binary.Uvarint(v[9:])
-	if ln <= 0 {
-		return nil, fmt.Errorf("crdt: snapshot of %s: %w: bad length", id, ErrCorrupt)
-	}
-	hs, err := documentHeads(v[9+ln:])
+	hs, err := docHeads(v)
 	if err != nil {
 		return nil, fmt.Errorf("crdt: snapshot of %s: %w: %v", id, ErrCorrupt, err)
 	}

@@ -177,7 +177,7 @@ func TestAppendVetted(t *testing.T) {
 		if len(cs) < 2 {
 			t.Fatalf("want 2 changes, have %d", len(cs))
 		}
-		if _, err := r.AppendVetted(ctx, id, cs[1].raw, base.Heads); !errors.Is(err, ErrMissingDeps) {
+		if _, err := r.AppendVetted(ctx, id, cs[1].Raw, base.Heads); !errors.Is(err, ErrMissingDeps) {
 			t.Fatalf("err = %v, want ErrMissingDeps", err)
 		}
 	})

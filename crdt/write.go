@@ -9,6 +9,8 @@ import (
 
 	"github.com/automerge/automerge-go"
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/outposthq/outpost/crdt/wire"
 )
 
 // Create makes a new document of the given type in a collection; fn fills
@@ -69,10 +71,10 @@ var ErrMissingDeps = errors.New("changes depend on changes the document does not
 
 // checkDeps verifies that every change chunk's dependencies are in doc or
 // earlier in the same bytes.
-func checkDeps(doc *automerge.Doc, chunks []chunkInfo) error {
-	seen := make(map[[32]byte]bool, len(chunks))
+func checkDeps(doc *automerge.Doc, chunks []wire.Chunk) error {
+	seen := make(map[wire.Hash]bool, len(chunks))
 	for _, c := range chunks {
-		for _, d := range c.deps {
+		for _, d := range c.Deps {
 			if seen[d] {
 				continue
 			}
@@ -81,8 +83,8 @@ func checkDeps(doc *automerge.Doc, chunks []chunkInfo) error {
 			}
 			seen[d] = true
 		}
-		if c.typ != chunkDocument {
-			seen[c.hash] = true
+		if c.Type != chunkDocument {
+			seen[c.Hash] = true
 		}
 	}
 	return nil

@@ -32,15 +32,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// A profile of the whole run, for finding where a benchmark's time goes:
 	// outpost bench --cpuprofile FILE NAME [flags].
 	if len(args) >= 2 && (args[0] == "--cpuprofile" || args[0] == "-cpuprofile") {
-		f, err := os.Create(args[1])
+		stop, err := startCPUProfile(args[1])
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 		args = args[2:]
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
@@ -74,4 +70,20 @@ func benchUsage(w io.Writer) {
 	for _, b := range benchmarks() {
 		fmt.Fprintf(w, "  %-8s %s\n", b.name, b.summary)
 	}
+}
+
+// startCPUProfile profiles the process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

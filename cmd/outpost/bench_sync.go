@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	gosync "sync"
 	"time"
@@ -72,15 +71,11 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var cold result
 	if *outpost && *cpuprofile != "" && *reconnectProfile == "" {
 		// The corpus is built; profile the syncs only.
-		f, err := os.Create(*cpuprofile)
+		stop, err := startCPUProfile(*cpuprofile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	if *outpost {
 		if cold, err = b.cold(ctx); err != nil {
@@ -547,15 +542,11 @@ func (b *syncBench) reconnect(ctx context.Context, cold result, frac float64) (r
 	}
 	fmt.Fprintf(b.log, "bench sync: reconnect after %d documents changed on each side\n", k)
 	if b.reconnectProfile != "" {
-		f, err := os.Create(b.reconnectProfile)
+		stop, err := startCPUProfile(b.reconnectProfile)
 		if err != nil {
 			return result{}, err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return result{}, err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	start := time.Now()
 	n, err := b.startNode(ctx, tok)

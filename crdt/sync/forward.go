@@ -74,7 +74,7 @@ func (e *Engine) forwardSend(s *session) (bool, error) {
 	hashes := make([]wire.Hash, len(changes))
 	chunks := make([][]byte, len(changes))
 	for i, c := range changes {
-		hashes[i], chunks[i] = c.hash, c.raw
+		hashes[i], chunks[i] = c.Hash, c.Raw
 	}
 	heads := sortHashes(toWireHashes(m.Heads))
 	msg := &wire.SyncMessage{

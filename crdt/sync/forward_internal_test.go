@@ -36,13 +36,13 @@ func TestForwardChunksAndBloom(t *testing.T) {
 			}
 			var hashes []wire.Hash
 			for i, c := range chs {
-				if got[i].hash != wire.Hash(c.Hash()) {
-					t.Fatalf("change %d: hash %x, automerge says %x", i, got[i].hash[:4], c.Hash().String()[:8])
+				if got[i].Hash != wire.Hash(c.Hash()) {
+					t.Fatalf("change %d: hash %x, automerge says %x", i, got[i].Hash[:4], c.Hash().String()[:8])
 				}
-				if !wire.SameHeads(got[i].deps, toWireHashes(c.Dependencies())) {
+				if !wire.SameHeads(got[i].Deps, toWireHashes(c.Dependencies())) {
 					t.Fatalf("change %d: deps differ", i)
 				}
-				hashes = append(hashes, got[i].hash)
+				hashes = append(hashes, got[i].Hash)
 			}
 			heads, ok := headsAfter([]wire.Hash{wire.Hash(base)}, got)
 			if !ok || !sameAsHashes(doc.Heads(), heads) {
@@ -97,7 +97,7 @@ func TestForwardRefusesUncertainChanges(t *testing.T) {
 			t.Errorf("%s: accepted", c.name)
 		}
 	}
-	bad := append([]byte(nil), cs[2].raw...)
+	bad := append([]byte(nil), cs[2].Raw...)
 	bad[len(bad)-1] ^= 1
 	if _, err := splitChanges(bad); err == nil {
 		t.Error("a change with a wrong checksum parsed")
