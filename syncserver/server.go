@@ -72,6 +72,12 @@ func Open(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A hub's vetting comes in bursts (a node reconnecting after
+		// days offline): have the workers ready before the first one.
+		if err := v.Start(); err != nil {
+			v.Close()
+			return nil, err
+		}
 		s.verifier = v
 		so.Verify = v.Chunks
 		verifyFn = synclink.VerifyWith(v)

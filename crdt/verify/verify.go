@@ -236,6 +236,25 @@ func New(opts Options) (*Verifier, error) {
 	return v, nil
 }
 
+// Start starts every worker now rather than on first use, so that the
+// first bytes to vet (often a burst: a reconnecting node's changes) do not
+// also wait for processes to start.
+func (v *Verifier) Start() error {
+	for _, s := range v.slots {
+		s.mu.Lock()
+		if s.w == nil && !s.closed {
+			w, err := startWorker(v.exe)
+			if err != nil {
+				s.mu.Unlock()
+				return err
+			}
+			s.w = w
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
 // Chunks checks that applying document or change chunks (Save,
 // SaveIncremental or SaveChanges output) to base is safe. key identifies the
 // document (its id); base is the caller's copy, which must not change during

@@ -102,3 +102,26 @@ func TestVerifier(t *testing.T) {
 		}
 	}
 }
+
+func TestStartThenVet(t *testing.T) {
+	v, err := New(Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range v.slots {
+		if s.w == nil {
+			t.Fatalf("worker %d not started", i)
+		}
+	}
+	d := automerge.New()
+	if err := d.RootMap().Set("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Chunks(context.Background(), [16]byte{1}, nil, d.Save()); err != nil {
+		t.Fatalf("a started worker refused a good document: %v", err)
+	}
+}
