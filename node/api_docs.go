@@ -6,7 +6,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/automerge/automerge-go"
@@ -115,7 +117,17 @@ func (n *Node) respondDoc(c echo.Context, status int, id crdt.DocID) error {
 	if out.Content == nil {
 		out.Content = map[string]any{}
 	}
+	c.Response().Header().Set("ETag", etag(out.Heads))
 	return c.JSON(status, out)
+}
+
+// etag names a document version by its heads, so that a client can PATCH
+// with If-Match and be refused (412) if someone else's change landed since
+// it read the document, instead of merging an edit made against old text.
+func etag(heads []string) string {
+	hs := slices.Clone(heads)
+	slices.Sort(hs)
+	return `"` + strings.Join(hs, ".") + `"`
 }
 
 func (n *Node) getDoc(c echo.Context) error {
@@ -146,7 +158,18 @@ func (n *Node) patchDoc(c echo.Context) error {
 		return badRequest("%v", err)
 	}
 	msg := c.Request().Header.Get("X-Change-Message")
+	ifMatch := c.Request().Header.Get("If-Match")
 	if _, err := n.store.Update(c.Request().Context(), id, msg, func(d *automerge.Doc) error {
+		if ifMatch != "" && ifMatch != "*" {
+			heads := d.Heads()
+			hs := make([]string, len(heads))
+			for i, h := range heads {
+				hs[i] = h.String()
+			}
+			if etag(hs) != ifMatch {
+				return &apiError{http.StatusPreconditionFailed, "the document changed since that version (If-Match); read it again"}
+			}
+		}
 		return crdt.ApplyMergePatch(d, patch)
 	}); err != nil {
 		return err

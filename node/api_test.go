@@ -229,3 +229,56 @@ func TestSecondNodeOnSameDataDirFails(t *testing.T) {
 		t.Fatalf("second node on same dir: err = %v, want a clear 'in use' error", err)
 	}
 }
+
+// TestPatchIfMatch checks optimistic concurrency on a document: a PATCH
+// made against a version someone else has since changed is refused with
+// 412 and changes nothing; against the current version it goes through.
+func TestPatchIfMatch(t *testing.T) {
+	n := startNode(t, Config{})
+	base := n.URL() + "/api/v1/docs"
+	r := do(t, "POST", base, "application/json", `{"type": "note", "collection": "c", "content": {"body": "Cough."}}`)
+	id := r.body["id"].(string)
+	read := func() (string, map[string]any) {
+		resp, err := http.Get(base + "/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var d map[string]any
+		json.NewDecoder(resp.Body).Decode(&d)
+		if resp.Header.Get("ETag") == "" {
+			t.Fatal("GET without an ETag")
+		}
+		return resp.Header.Get("ETag"), d["content"].(map[string]any)
+	}
+	patch := func(ifMatch, body string) int {
+		req, _ := http.NewRequest("PATCH", base+"/"+id, strings.NewReader(body))
+		req.Header.Set("Content-Type", mergePatch)
+		if ifMatch != "" {
+			req.Header.Set("If-Match", ifMatch)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	old, _ := read()
+	if got := patch(old, `{"body": "Dry cough."}`); got != 200 {
+		t.Fatalf("PATCH with the current ETag: %d", got)
+	}
+	if got := patch(old, `{"body": "Wet cough."}`); got != http.StatusPreconditionFailed {
+		t.Fatalf("PATCH with a stale ETag: %d, want 412", got)
+	}
+	cur, content := read()
+	if content["body"] != "Dry cough." {
+		t.Fatalf("a refused PATCH changed the document: %v", content)
+	}
+	if cur == old {
+		t.Fatal("ETag did not change with the document")
+	}
+	if got := patch("*", `{"plan": "rest"}`); got != 200 {
+		t.Fatalf("PATCH with If-Match *: %d", got)
+	}
+}

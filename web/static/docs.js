@@ -1,6 +1,6 @@
 // Documents: the filtered, paged list, one document (content, edit box,
 // history, follow-up jobs), and a form for a new document.
-import { $, api, el, when, docLink, label, fillRows, reportError, clearError, notice, headerText } from "./api.js";
+import { $, api, APIError, el, when, docLink, label, fillRows, reportError, clearError, notice, headerText } from "./api.js";
 import { renderContent, textFields } from "./render.js";
 import { merge3 } from "./merge.js";
 import { trackJob } from "./jobs.js";
@@ -195,40 +195,14 @@ async function saveEdit(e) {
   notice("");
   try {
     // Rebase on what the node has now: another device may have edited
-    // the same text since the box was opened.
-    const fresh = await api("GET", "/api/v1/docs/" + encodeURIComponent(id));
-    const patch = {};
-    const conflicts = [];
-    for (const ta of form.querySelectorAll("textarea")) {
-      const k = ta.name;
-      const base = editBase[k];
-      const theirs = fresh.content[k];
-      if (ta.value === base) continue;
-      const merged = typeof theirs === "string" ? merge3(base, ta.value, theirs) : ta.value;
-      if (merged === null) {
-        conflicts.push(k);
-        editBase[k] = theirs; // saving again keeps the box's text
-        const p = $("#" + ta.id + "-theirs");
-        p.hidden = false;
-        p.textContent = "Now on the node: " + theirs;
-      } else if (merged !== theirs) {
-        patch[k] = merged;
-      }
+    // the same text since the box was opened. The PATCH names the version
+    // it was merged against (If-Match); if yet another edit lands in
+    // between, the node refuses it (412) and the merge is redone.
+    let d = null;
+    for (let attempt = 0; !d; attempt++) {
+      d = await mergeAndSave(id, form, attempt < 3);
+      if (d === "nothing") return;
     }
-    if (conflicts.length) {
-      throw new Error(conflicts.map(label).join(", ") + " changed on another device while you edited the same words. " +
-        "Your text is still in the box and the node's text is shown under it; save again to keep yours.");
-    }
-    if (!Object.keys(patch).length) {
-      notice("Nothing to save: the text is unchanged.");
-      closeEditor();
-      return;
-    }
-    const msg = form.elements.message.value.trim() || "edit " + Object.keys(patch).join(", ") + " (dashboard)";
-    const d = await api("PATCH", "/api/v1/docs/" + encodeURIComponent(id), {
-      body: JSON.stringify(patch),
-      headers: { "Content-Type": "application/merge-patch+json", "X-Change-Message": headerText(msg) },
-    });
     clearError("save");
     current = d;
     closeEditor();
@@ -239,6 +213,55 @@ async function saveEdit(e) {
     reportError("save", "Saving failed", err);
   } finally {
     save.disabled = false;
+  }
+}
+
+// mergeAndSave merges the edit box onto the node's current version and
+// PATCHes it with If-Match. It returns the saved document, "nothing" if
+// there was nothing to save, or null if the version moved on meanwhile and
+// retry allows another round.
+async function mergeAndSave(id, form, retry) {
+  const fresh = await api("GET", "/api/v1/docs/" + encodeURIComponent(id));
+  const patch = {};
+  const conflicts = [];
+  for (const ta of form.querySelectorAll("textarea")) {
+    const k = ta.name;
+    const base = editBase[k];
+    const theirs = fresh.content[k];
+    if (ta.value === base) continue;
+    const merged = typeof theirs === "string" ? merge3(base, ta.value, theirs) : ta.value;
+    if (merged === null) {
+      conflicts.push(k);
+      editBase[k] = theirs; // saving again keeps the box's text
+      const p = $("#" + ta.id + "-theirs");
+      p.hidden = false;
+      p.textContent = "Now on the node: " + theirs;
+    } else if (merged !== theirs) {
+      patch[k] = merged;
+    }
+  }
+  if (conflicts.length) {
+    throw new Error(conflicts.map(label).join(", ") + " changed on another device while you edited the same words. " +
+      "Your text is still in the box and the node's text is shown under it; save again to keep yours.");
+  }
+  if (!Object.keys(patch).length) {
+    notice("Nothing to save: the text is unchanged.");
+    closeEditor();
+    return "nothing";
+  }
+  const msg = form.elements.message.value.trim() || "edit " + Object.keys(patch).join(", ") + " (dashboard)";
+  try {
+    return await api("PATCH", "/api/v1/docs/" + encodeURIComponent(id), {
+      body: JSON.stringify(patch),
+      headers: {
+        "Content-Type": "application/merge-patch+json",
+        "X-Change-Message": headerText(msg),
+        "If-Match": '"' + [...fresh.heads].sort().join(".") + '"',
+      },
+    });
+  } catch (err) {
+    if (retry && err instanceof APIError && err.status === 412) return null;
+    throw err;
   }
 }
 
