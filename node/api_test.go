@@ -282,3 +282,22 @@ func TestPatchIfMatch(t *testing.T) {
 		t.Fatalf("PATCH with If-Match *: %d", got)
 	}
 }
+
+func TestNodeInfo(t *testing.T) {
+	n := startNode(t, Config{Name: "ward-3", DefaultModel: "tiny"})
+	r := do(t, "GET", n.URL()+"/api/v1/node", "", "")
+	if r.status != 200 || r.body["name"] != "ward-3" {
+		t.Fatalf("node info: %d %s", r.status, r.raw)
+	}
+	kinds := fmt.Sprint(r.body["job_kinds"])
+	for _, k := range []string{"note", "diagnose", "transcribe"} {
+		if !strings.Contains(kinds, k) {
+			t.Errorf("job_kinds %s lacks %s", kinds, k)
+		}
+	}
+	llm, _ := r.body["llm"].(map[string]any)
+	speech, _ := r.body["speech"].(map[string]any)
+	if llm["available"] != false || llm["default_model"] != "tiny" || speech["available"] != false {
+		t.Errorf("engines: llm %v, speech %v (a node without engines)", llm, speech)
+	}
+}

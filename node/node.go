@@ -277,9 +277,20 @@ func (n *Node) routes() *echo.Echo {
 }
 
 func (n *Node) getNodeInfo(c echo.Context) error {
+	// What the node can do, so that a client (the dashboard) can say so
+	// before a user uploads audio to a node without a speech engine.
 	return c.JSON(http.StatusOK, map[string]any{
 		"name":       n.cfg.Name,
 		"started_at": n.started.UTC(),
 		"data_dir":   n.cfg.DataDir,
+		"job_kinds":  n.jobs.Kinds(),
+		"llm": map[string]any{
+			"available":     n.gen != nil,
+			"default_model": n.cfg.DefaultModel,
+		},
+		"speech": map[string]any{
+			"available":     n.speech != nil,
+			"default_model": n.cfg.DefaultSpeechModel,
+		},
 	})
 }

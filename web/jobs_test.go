@@ -78,6 +78,10 @@ func TestJobsCancelAndErrors(t *testing.T) {
 	if p.eval(fmt.Sprintf(`document.querySelector('%s button.cancel') === null`, row(failed.ID))) != true {
 		t.Error("a failed job offers Cancel")
 	}
+
+	// Nor a speech engine: the upload page says so before anyone uploads.
+	p.goTo("#/transcribe")
+	p.waitJS("the no-speech warning", `!document.querySelector("#no-speech").hidden`)
 	p.noAlerts()
 }
 
@@ -164,6 +168,10 @@ func TestTranscribeUpload(t *testing.T) {
 
 	p := openPage(t, n.URL())
 	p.goTo("#/transcribe")
+	p.waitJS("the node information read", `document.title.startsWith("Outpost · ")`)
+	if p.eval(`document.querySelector("#no-speech").hidden`) != true {
+		t.Error("a node with a speech engine shows the no-speech warning")
+	}
 	p.do(chromedp.SetUploadFiles(chromedp.CSS(`#transcribe input[name="file"]`), []string{bad}))
 	p.typeInto(`#transcribe input[name="collection"]`, "clinic:a")
 	p.click(`#transcribe button[type="submit"]`)

@@ -58,6 +58,8 @@ async function checkNode() {
     clearError("node");
     $("#node-name").textContent = info.name;
     document.title = "Outpost · " + info.name;
+    // Say so before an upload, not after its job fails.
+    $("#no-speech").hidden = !info.speech || info.speech.available !== false;
   } catch (e) {
     if (e.status) reportError("node", "Reading node information failed", e);
   }
