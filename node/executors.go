@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/outposthq/outpost/inference/registry"
 	"strings"
 	"time"
 
@@ -121,10 +122,10 @@ func (e *structured) Run(ctx context.Context, j *jobs.Job, progress func(float64
 	}
 	model := j.Model
 	if model == "" {
-		model = n.cfg.DefaultModel
+		model = n.defaultModel(registry.KindLLM)
 	}
 	if model == "" {
-		return "", errors.New(`no model: give the job a "model" or start the node with --model`)
+		return "", errors.New(`no model: give the job a "model", start the node with --model, or install exactly one language model`)
 	}
 	msgs := []llm.Message{{Role: "user", Content: user}}
 	if system != "" {

@@ -286,11 +286,11 @@ func (n *Node) getNodeInfo(c echo.Context) error {
 		"job_kinds":  n.jobs.Kinds(),
 		"llm": map[string]any{
 			"available":     n.gen != nil,
-			"default_model": n.cfg.DefaultModel,
+			"default_model": n.defaultModel(registry.KindLLM),
 		},
 		"speech": map[string]any{
 			"available":     n.speech != nil,
-			"default_model": n.cfg.DefaultSpeechModel,
+			"default_model": n.defaultModel(registry.KindWhisper),
 		},
 	})
 }

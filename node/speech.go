@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/outposthq/outpost/inference/registry"
 	"io"
 	"math"
 	"mime/multipart"
@@ -42,10 +43,10 @@ func (n *Node) speechRoutes(e *echo.Echo, api *echo.Group) {
 
 func (n *Node) speechModel(name string) (string, error) {
 	if name == "" || name == "whisper-1" { // OpenAI clients send whisper-1
-		name = n.cfg.DefaultSpeechModel
+		name = n.defaultModel(registry.KindWhisper)
 	}
 	if name == "" {
-		return "", badRequest(`no speech model: pass "model" or start the node with --speech-model`)
+		return "", badRequest(`no speech model: pass "model", start the node with --speech-model, or install exactly one Whisper model ('outpost models pull whisper:base.en')`)
 	}
 	return name, nil
 }
