@@ -44,10 +44,11 @@ fi
 # and `go test` work without extra flags.
 dest=/usr/local/include/miniaudio/miniaudio.h
 if [ ! -f "$dest" ]; then
-	dir=$(go list -m -f '{{.Dir}}' github.com/gen2brain/malgo 2>/dev/null || true)
-	if [ -z "$dir" ]; then
-		go mod download github.com/gen2brain/malgo
-		dir=$(go list -m -f '{{.Dir}}' github.com/gen2brain/malgo)
+	# Pinned: the module is not a dependency of ours, only the header's source.
+	dir=$(go mod download -json github.com/gen2brain/malgo@v0.11.24 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	if [ -z "$dir" ] || [ ! -f "$dir/miniaudio.h" ]; then
+		echo "setup: could not fetch github.com/gen2brain/malgo for miniaudio.h" >&2
+		exit 1
 	fi
 	sudo=""
 	[ "$(id -u)" = 0 ] || sudo=sudo
