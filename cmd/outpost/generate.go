@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/outposthq/outpost/inference/registry"
 	"io"
 	"log/slog"
 	"os"
@@ -50,9 +51,13 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if *model == "" || len(pos) == 0 {
+	if len(pos) == 0 {
 		fs.Usage()
-		return errors.New("generate: need --model and a prompt")
+		return errors.New("generate: need a prompt")
+	}
+	path, err := resolveModelFile(*model, *data, registry.KindLLM)
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
 	}
 	prompt := strings.Join(pos, " ")
 	if prompt == "-" {
@@ -70,7 +75,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	slog.SetDefault(logger) // llama.cpp's log lines go through the default logger
 
 	req := llm.Request{
-		Model: *model, MaxTokens: *maxTokens, Temperature: float32(*temperature),
+		Model: path, MaxTokens: *maxTokens, Temperature: float32(*temperature),
 		TopP: float32(*topP), TopK: *topK, Seed: *seed, Stop: stops,
 	}
 	if *raw {
@@ -93,7 +98,6 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	eng := llm.New(llm.Options{
 		Threads: *threads, Parallel: 1, ContextSize: *ctxSize, Logger: logger,
-		Resolve: func(name string) (string, error) { return resolveModel(name, *data) },
 	})
 	defer eng.Close()
 	resp, err := eng.Generate(ctx, req, func(t llm.Token) error {
@@ -109,23 +113,6 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		resp.PromptTokens, rate(resp.PromptTokens, tm.Prompt.Seconds()),
 		resp.CompletionTokens, rate(resp.CompletionTokens-1, tm.Generate.Seconds()), resp.FinishReason, tm.Load.Round(1e6))
 	return nil
-}
-
-// resolveModel maps a model reference to a file: an existing file is used
-// as is, anything else is looked up in the data dir's registry.
-func resolveModel(name, data string) (string, error) {
-	if st, err := os.Stat(name); err == nil && st.Mode().IsRegular() {
-		return name, nil
-	}
-	reg, err := openRegistry(data)
-	if err != nil {
-		return "", err
-	}
-	p, err := reg.Path(name)
-	if err != nil {
-		return "", fmt.Errorf("%w (not a file either; models in %s: outpost models list --data %s)", err, data, data)
-	}
-	return p, nil
 }
 
 func rate(n int, secs float64) float64 {

@@ -59,6 +59,49 @@ func openRegistry(data string) (*registry.Registry, error) {
 	}})
 }
 
+// resolveModelFile maps a --model value to a file: an existing file is used
+// as is, a name is looked up in the data dir's registry, and no name at all
+// means the data dir's only model of that kind.
+func resolveModelFile(name, data string, kind registry.Kind) (string, error) {
+	if name != "" {
+		if st, err := os.Stat(name); err == nil && st.Mode().IsRegular() {
+			return name, nil
+		}
+	}
+	reg, err := openRegistry(data)
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		entries, err := reg.List()
+		if err != nil {
+			return "", err
+		}
+		var names []string
+		for _, e := range entries {
+			if e.Kind == kind {
+				names = append(names, e.Name)
+			}
+		}
+		switch len(names) {
+		case 0:
+			return "", fmt.Errorf("no %s model in %s: pass --model FILE, or 'outpost models pull' one (outpost models catalog)", kind, data)
+		case 1:
+			name = names[0]
+		default:
+			return "", fmt.Errorf("%d %s models in %s (%s): choose one with --model", len(names), kind, data, strings.Join(names, ", "))
+		}
+	}
+	e, err := reg.Get(name)
+	if err != nil {
+		return "", fmt.Errorf("%w (not a file either; models in %s: outpost models list --data %s)", err, data, data)
+	}
+	if e.Kind != kind {
+		return "", fmt.Errorf("model %q is a %s model, not %s", name, e.Kind, kind)
+	}
+	return e.Path, nil
+}
+
 func inspectWhisper(path string) (registry.Details, error) {
 	info, err := whisper.Inspect(path)
 	if err != nil {

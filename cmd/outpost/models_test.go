@@ -56,6 +56,19 @@ func TestModelsCLI(t *testing.T) {
 	if err != nil || !strings.Contains(errs, "generated") {
 		t.Fatalf("generate: %v\nstdout %q\nstderr %s", err, out, errs)
 	}
+	// The data dir's only language model is the default; a Whisper
+	// command does not take it.
+	if _, errs, err := run(t, "generate", "--data", data, "--max-tokens", "2", "--threads", "1", "--ctx", "256", "hi"); err != nil {
+		t.Fatalf("generate without --model: %v\n%s", err, errs)
+	}
+	wav := filepath.Join(dir, "a.wav")
+	os.WriteFile(wav, []byte("RIFF"), 0o644)
+	if _, _, err := run(t, "transcribe", "--data", data, wav); err == nil || !strings.Contains(err.Error(), "no whisper model") {
+		t.Fatalf("transcribe with no Whisper model: %v", err)
+	}
+	if _, _, err := run(t, "transcribe", "--model", "tiny", "--data", data, wav); err == nil || !strings.Contains(err.Error(), "not whisper") {
+		t.Fatalf("transcribe with an LLM: %v", err)
+	}
 
 	body, _ := os.ReadFile(file)
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

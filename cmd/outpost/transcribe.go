@@ -5,10 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/outposthq/outpost/inference/registry"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -22,14 +22,14 @@ func runTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := flag.NewFlagSet("outpost transcribe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		model     = fs.String("model", "", "whisper.cpp model file (ggml-*.bin), or a model name with --data")
+		model     = fs.String("model", "", "whisper.cpp model file (ggml-*.bin), or a model name in --data's registry")
 		format    = fs.String("format", "text", "output: "+strings.Join(whisper.Formats, ", "))
 		language  = fs.String("language", "", "spoken language code or name (default: detect)")
 		prompt    = fs.String("prompt", "", "text that conditions the first window (names, spelling)")
 		translate = fs.Bool("translate", false, "translate into English")
 		beam      = fs.Int("beam", 0, "beam search width (0: greedy)")
 		threads   = fs.Int("threads", runtime.NumCPU(), "CPU threads")
-		data      = fs.String("data", "", "node data directory, to resolve --model by name")
+		data      = fs.String("data", "./data", "node data directory whose registry resolves --model names (without --model: its only Whisper model)")
 		verbose   = fs.Bool("v", false, "log ggml's messages")
 	)
 	fs.Usage = func() {
@@ -53,15 +53,12 @@ func runTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fs.Usage()
 		return errors.New("transcribe: want exactly one audio file")
 	}
-	if *model == "" {
-		return errors.New("transcribe: --model is required")
-	}
 	if !*verbose {
 		whisperQuietLogs()
 	}
-	path, err := resolveWhisperModel(*model, *data)
+	path, err := resolveModelFile(*model, *data, registry.KindWhisper)
 	if err != nil {
-		return err
+		return fmt.Errorf("transcribe: %w", err)
 	}
 	samples, info, err := audio.DecodeFile(files[0])
 	if err != nil {
@@ -88,26 +85,6 @@ func runTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	return r.Write(stdout, *format)
-}
-
-// resolveWhisperModel maps --model to a file: an existing path is used as
-// is. Registry names will resolve through --data once the model registry
-// is wired in.
-func resolveWhisperModel(model, data string) (string, error) {
-	if _, err := os.Stat(model); err == nil {
-		return model, nil
-	}
-	if data != "" {
-		for _, p := range []string{
-			filepath.Join(data, "models", model),
-			filepath.Join(data, "models", model+".bin"),
-		} {
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("transcribe: model %q is not a file (and not found under --data)", model)
 }
 
 // whisperQuietLogs keeps ggml's and ollama's informational logging (device
