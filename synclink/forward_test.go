@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -61,8 +63,9 @@ func TestForwardVettedAppends(t *testing.T) {
 	}
 	defer v.Close()
 	vl := &vetLog{v: v}
-	server := newSideWith(t, "server", nil, true, func(o *Options) { o.Verify = vl.verify })
-	a := newSide(t, "a", []string{"clinic:a"}, false)
+	var serverLog, aLog logBuf
+	server := newSideWith(t, "server", nil, true, func(o *Options) { o.Verify, o.Logger = vl.verify, serverLog.logger() })
+	a := newSideWith(t, "a", []string{"clinic:a"}, false, func(o *Options) { o.Logger = aLog.logger() })
 	// Created before connecting: they travel whole (cold sync), and
 	// neither side loads them.
 	var ids []crdt.DocID
@@ -111,17 +114,76 @@ func TestForwardVettedAppends(t *testing.T) {
 		}
 	}
 
-	// A change the vetting refuses: the server drops the connection and
-	// its store never holds it.
+	// A change the vetting refuses, made before an edit of another
+	// document: the server refuses that document alone (and logs it), its
+	// store never holds the change, and the connection stays up for the
+	// other document and later edits.
 	bad := ids[0]
 	a.set(bad, "status", "POISON")
+	a.set(ids[1], "status", "filed")
 	server.waitFor("the refusal", 10*time.Second, func() bool { _, _, r := vl.counts(); return r > 0 })
+	server.waitFor("the edit after the refused one", 10*time.Second, func() bool { return server.get(ids[1], "status") == "filed" })
 	if got := server.get(bad, "status"); got != "signed" {
 		t.Fatalf("server status %q after a refused change", got)
 	}
 	if m, _ := server.store.Meta(context.Background(), bad); !sameStoreHeads(t, server.store, server.store, bad) || len(m.Heads) == 0 {
 		t.Fatal("refused document unreadable on the server")
 	}
+	a.set(ids[2], "status", "filed")
+	server.waitFor("a later edit on the same connection", 10*time.Second, func() bool { return server.get(ids[2], "status") == "filed" })
+	if n := serverLog.count("sync: closing connection"); n != 0 {
+		t.Fatalf("the server closed %d connections over a refused document:\n%s", n, serverLog.String())
+	}
+	if serverLog.count("sync: refused") != 1 || !strings.Contains(serverLog.String(), bad.String()) {
+		t.Fatalf("the refusal was not logged once with the document:\n%s", serverLog.String())
+	}
+	a.waitFor("a hearing of the refusal", 10*time.Second, func() bool { return aLog.count("sync: peer refused a document") == 1 })
+
+	// A new connection: the refused document does not block the others.
+	a.syncer.RemovePeer(server.url())
+	server.waitFor("the server dropped a", 10*time.Second, func() bool { return len(server.syncer.Status()) == 0 })
+	// (Edits made while the refusing connection lasts are covered by the
+	// cursors it announces: only later ones offer the document again.)
+	a.waitFor("a dropped the server", 10*time.Second, func() bool { return len(a.syncer.Status()) == 0 })
+	a.set(bad, "title", "edited offline")
+	a.set(ids[3], "status", "filed")
+	a.syncer.AddPeer(server.url(), server.token("clinic:a"))
+	server.waitFor("an offline edit after the refused document's", 10*time.Second, func() bool { return server.get(ids[3], "status") == "filed" })
+	// Changed since, it is offered again (it may have been repaired) and
+	// refused again.
+	server.waitFor("the refused document offered again", 10*time.Second, func() bool { return serverLog.count("sync: refused") == 2 })
+	if got := server.get(bad, "title"); got == "edited offline" {
+		t.Fatal("the server took a refused document's changes on the next connection")
+	}
+	if n := serverLog.count("sync: closing connection"); n != 0 {
+		t.Fatalf("the server closed %d connections over a refused document:\n%s", n, serverLog.String())
+	}
+}
+
+// logBuf collects a Syncer's log lines for a test.
+type logBuf struct {
+	mu  gosync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *logBuf) count(msg string) int {
+	return strings.Count(b.String(), "msg=\""+msg+"\"")
+}
+
+func (b *logBuf) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 func sameStoreHeads(t *testing.T, a, b *crdt.Store, id crdt.DocID) bool {

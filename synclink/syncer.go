@@ -409,6 +409,9 @@ func (l *loop) flush(ctx context.Context) {
 		for _, r := range rd.Rejected {
 			l.s.log.Warn("sync: refused", "peer", r.Peer, "doc", r.Doc, "collection", r.Collection, "reason", r.Reason)
 		}
+		for _, r := range rd.Declined {
+			l.s.log.Warn("sync: peer refused a document", "peer", r.Peer, "doc", r.Doc, "collection", r.Collection, "reason", r.Reason)
+		}
 		for _, env := range rd.Messages {
 			c := l.conns[env.To]
 			if c == nil {

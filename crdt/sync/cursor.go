@@ -106,8 +106,8 @@ func (e *Engine) scanPage(p *peer, sc *scan) {
 	var whole []string
 	for i, m := range metas {
 		d := e.track(m)
-		if d.known && !p.allowed(d.meta.Collection) {
-			continue
+		if (d.known && !p.allowed(d.meta.Collection)) || p.excluded(m.ID) {
+			continue // an excluded document does not hold the cursor back (refusal.go)
 		}
 		s, err := e.session(d, p)
 		if err != nil {

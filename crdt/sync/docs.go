@@ -306,11 +306,13 @@ func (e *Engine) DocChanged(m Meta) {
 		if d == nil {
 			d = e.track(m)
 		}
-		s, err := e.session(d, p)
-		if err != nil {
-			continue // the store failed to load it; the next change retries
+		if !p.excluded(m.ID) {
+			s, err := e.session(d, p)
+			if err != nil {
+				continue // the store failed to load it; the next change retries
+			}
+			e.markDirty(s)
 		}
-		e.markDirty(s)
 		if !p.scanning(m.Collection) && m.Seq > p.cursorDue[m.Collection] {
 			p.cursorDue[m.Collection] = m.Seq
 		}

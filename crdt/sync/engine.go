@@ -194,7 +194,9 @@ func (e *Engine) RemovePeer(id string) {
 // Step feeds one message received from peer from. An error means the peer
 // broke the protocol (or the store failed while handling it): the engine
 // has already queued an error message for it and listed it in
-// Ready.Closed, and dropped it.
+// Ready.Closed, and dropped it. A document whose content is refused is not
+// an error: it is reported in Ready.Rejected and the connection goes on
+// (refusal.go).
 func (e *Engine) Step(from string, m *wire.Message) error {
 	p, ok := e.peers[from]
 	if !ok {
@@ -207,6 +209,15 @@ func (e *Engine) Step(from string, m *wire.Message) error {
 	switch m.Type {
 	case wire.TypeSync, wire.TypeRequest:
 		err = e.stepSync(p, m)
+		if r, ok := asRefusal(err); ok {
+			// One document's content: refuse it, keep the connection.
+			coll := ""
+			if m.Doc != nil {
+				coll = m.Doc.Collection
+			}
+			e.refuseContent(p, r.doc, coll, r.err)
+			err = nil
+		}
 	case wire.TypeDocUnavailable:
 		e.stepUnavailable(p, m)
 	case wire.TypeEphemeral:

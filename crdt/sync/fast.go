@@ -1,8 +1,6 @@
 package sync
 
 import (
-	"fmt"
-
 	"github.com/automerge/automerge-go"
 	"github.com/outposthq/outpost/crdt/wire"
 )
@@ -64,7 +62,7 @@ func (e *Engine) fastReceive(d *docState, p *peer, m *wire.Message, pm *wire.Syn
 	}
 	if e.cfg.Verify != nil {
 		if err := e.cfg.Verify(p.id, d.id, nil, chunk); err != nil {
-			return true, fmt.Errorf("document %s rejected: %w", d.id, err)
+			return true, refused(d.id, "document %s rejected: %w", d.id, err)
 		}
 	}
 	s, err := e.session(d, p)

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/automerge/automerge-go"
 	"github.com/outposthq/outpost/crdt/wire"
@@ -116,9 +115,9 @@ func (e *Engine) forwardReceive(s *session, pm *wire.SyncMessage) (bool, error) 
 	joined := bytes.Join(pm.Changes, nil)
 	changes, err := splitChanges(joined)
 	if err != nil {
-		// Automerge would drop what it cannot parse and ask again; a
-		// peer that sends broken chunks is broken, and is told so.
-		return true, fmt.Errorf("changes for %s rejected: %w", d.id, err)
+		// Automerge would drop what it cannot parse and ask again, and
+		// get the same bytes again: the document is refused (refusal.go).
+		return true, refused(d.id, "changes for %s rejected: %w", d.id, err)
 	}
 	heads, ok := headsAfter(toWireHashes(m.Heads), changes)
 	if !ok || !wire.SameHeads(heads, pm.Heads) {
@@ -141,7 +140,7 @@ func (e *Engine) forwardReceive(s *session, pm *wire.SyncMessage) (bool, error) 
 		full := make([]byte, 0, len(base)+len(joined))
 		full = append(append(full, base...), joined...)
 		if err := e.cfg.Verify(p.id, d.id, nil, full); err != nil {
-			return true, fmt.Errorf("changes for %s rejected: %w", d.id, err)
+			return true, refused(d.id, "changes for %s rejected: %w", d.id, err)
 		}
 	}
 	d.appendData, d.appendBase, d.appendHeads = joined, m.Heads, toChangeHashes(heads)

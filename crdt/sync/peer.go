@@ -28,6 +28,10 @@ type peer struct {
 	// rejected are documents this peer tried to write and was refused;
 	// further messages about them get doc-unavailable at once.
 	rejected map[string]bool
+	// declined are documents we offered and the peer answered
+	// doc-unavailable: it refused them (refusal.go), and they are not
+	// offered again on this connection unless it syncs them itself.
+	declined map[string]bool
 	// missing indexes the sessions whose peer heads we lack, and
 	// awaiting counts those waiting for an answer, so that cursors and
 	// status never walk every session.
@@ -42,6 +46,7 @@ func newPeer(info PeerInfo) *peer {
 		sessions:  map[string]*session{},
 		cursorDue: map[string]uint64{},
 		rejected:  map[string]bool{},
+		declined:  map[string]bool{},
 		missing:   map[string]bool{},
 		trusted:   info.Trusted,
 	}

@@ -25,6 +25,9 @@ func (e *Engine) stepSync(p *peer, m *wire.Message) error {
 		e.unavailable(p, m.DocumentID)
 		return nil
 	}
+	// A peer that syncs a document it declined has taken it after all
+	// (a doc-unavailable that answered an earlier request of ours).
+	delete(p.declined, m.DocumentID)
 	d, err := e.docFor(m.DocumentID)
 	if err != nil {
 		return err
@@ -183,7 +186,7 @@ func (e *Engine) ask(d *docState, requester *peer) {
 	e.setAsk(d, a)
 	for _, pid := range sortedKeys(e.peers) {
 		q := e.peers[pid]
-		if q == requester || q.rejected[d.id] {
+		if q == requester || q.excluded(d.id) {
 			continue
 		}
 		if s := d.sessions[pid]; s != nil && s.heard {
@@ -232,10 +235,20 @@ func (e *Engine) setAsk(d *docState, a *askState) {
 	}
 }
 
-// stepUnavailable handles doc-unavailable: the peer does not have it.
+// stepUnavailable handles doc-unavailable: the peer does not have it, or,
+// for a document we have and offered, will not take it (refusal.go).
 func (e *Engine) stepUnavailable(p *peer, m *wire.Message) {
 	d := e.docs[m.DocumentID]
-	if d == nil || d.known {
+	if d == nil {
+		return
+	}
+	if d.known {
+		if s := d.sessions[p.id]; s != nil {
+			p.declined[d.id] = true
+			e.dropSession(s)
+			e.rd.Declined = append(e.rd.Declined, Rejection{Peer: p.id, Doc: d.id, Collection: d.meta.Collection,
+				Reason: "the peer answered doc-unavailable for a document we offered; not offered again on this connection"})
+		}
 		return
 	}
 	if s := d.sessions[p.id]; s != nil {

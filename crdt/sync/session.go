@@ -178,6 +178,9 @@ func (e *Engine) generate(s *session) error {
 	if d.known && !p.allowed(d.meta.Collection) {
 		return nil // never send a document of a collection not granted
 	}
+	if p.excluded(d.id) {
+		return nil // refused by one side for this connection (refusal.go)
+	}
 	if s.ss == nil && s.agreed != nil && d.doc == nil && sameAsHashes(d.meta.Heads, s.agreed) {
 		return nil
 	}
@@ -302,12 +305,12 @@ func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
 		joined := bytes.Join(pm.Changes, nil)
 		if e.cfg.Verify != nil {
 			if err := e.cfg.Verify(s.p.id, d.id, doc, joined); err != nil {
-				return fmt.Errorf("changes for %s rejected: %w", d.id, err)
+				return refused(d.id, "changes for %s rejected: %w", d.id, err)
 			}
 		}
 		if err := doc.LoadIncremental(joined); err != nil {
 			e.discardCopy(d)
-			return fmt.Errorf("corrupt changes for %s: %w", d.id, err)
+			return refused(d.id, "corrupt changes for %s: %w", d.id, err)
 		}
 		var stand [][]byte
 		for _, h := range pm.Heads {

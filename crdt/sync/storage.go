@@ -139,8 +139,8 @@ type Closed struct {
 //     changes it covers, which is why Changes come first.
 //  2. Send Messages, in order, each to its peer. They announce the heads
 //     persisted in step 1.
-//  3. Log Rejected; close the connections in Closed after their messages
-//     are sent.
+//  3. Log Rejected and Declined; close the connections in Closed after
+//     their messages are sent.
 //  4. Call Advance.
 //
 // If persisting fails, nothing may be sent: drop the engine and its
@@ -151,11 +151,16 @@ type Ready struct {
 	Cursors    []CursorUpdate
 	Messages   []Envelope
 	Rejected   []Rejection
-	Closed     []Closed
+	// Declined are documents we offered that a peer will not take (it
+	// answered doc-unavailable; see refusal.go): they are not offered to
+	// it again on this connection. Without a log line the sending side
+	// would not know that a document stopped syncing.
+	Declined []Rejection
+	Closed   []Closed
 }
 
 // Empty reports whether there is nothing to do.
 func (rd *Ready) Empty() bool {
 	return len(rd.Changes) == 0 && len(rd.SyncStates) == 0 && len(rd.Cursors) == 0 &&
-		len(rd.Messages) == 0 && len(rd.Rejected) == 0 && len(rd.Closed) == 0
+		len(rd.Messages) == 0 && len(rd.Rejected) == 0 && len(rd.Declined) == 0 && len(rd.Closed) == 0
 }

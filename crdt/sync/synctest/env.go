@@ -1,6 +1,7 @@
 package synctest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -37,6 +38,10 @@ type Node struct {
 	// Plain nodes announce no Outpost extension, like automerge-repo
 	// clients.
 	Plain bool
+	// Vet makes the node's engine vet what peers send (Config.Verify) with
+	// a stand-in for crdt/verify that refuses any bytes holding Poison, as
+	// the real one refuses bytes that would crash Automerge.
+	Vet   bool
 	peers map[string]string // peer id -> node name
 }
 
@@ -56,11 +61,20 @@ func (n *Node) PeerID() string { return fmt.Sprintf("%s-%d", n.Name, n.Incarnati
 
 // AddNode creates a node. collections nil holds everything.
 func (env *Env) AddNode(name string, collections []string, plain bool) (*Node, error) {
+	return env.AddNodeWith(name, collections, func(n *Node) { n.Plain = plain })
+}
+
+// AddNodeWith creates a node, letting opt set its options (Plain, Vet)
+// before its engine starts.
+func (env *Env) AddNodeWith(name string, collections []string, opt func(*Node)) (*Node, error) {
 	if _, ok := env.Nodes[name]; ok {
 		return nil, fmt.Errorf("node %s exists", name)
 	}
 	actor := fmt.Sprintf("%x", sha256.Sum256([]byte(name)))[:32]
-	n := &Node{Name: name, Collections: collections, Store: NewMemStore(actor), Plain: plain}
+	n := &Node{Name: name, Collections: collections, Store: NewMemStore(actor)}
+	if opt != nil {
+		opt(n)
+	}
 	if err := env.start(n); err != nil {
 		return nil, err
 	}
@@ -70,19 +84,35 @@ func (env *Env) AddNode(name string, collections []string, plain bool) (*Node, e
 }
 
 func (env *Env) start(n *Node) error {
-	eng, err := sync.New(sync.Config{
+	cfg := sync.Config{
 		PeerID:      n.PeerID(),
 		StorageID:   "storage-" + n.Name,
 		Name:        n.Name,
 		Collections: n.Collections,
 		Storage:     n.Store,
 		ScanPage:    4, // small pages make scans visible in scripts
-	})
+	}
+	if n.Vet {
+		cfg.Verify = vetPoison
+	}
+	eng, err := sync.New(cfg)
 	if err != nil {
 		return err
 	}
 	n.Eng = eng
 	n.peers = map[string]string{}
+	return nil
+}
+
+// Poison marks bytes that a vetting node (Node.Vet) refuses: a string
+// value holding it stays readable in a change's or a small document's
+// uncompressed value column.
+const Poison = "POISON"
+
+func vetPoison(peer, id string, base *automerge.Doc, chunks []byte) error {
+	if bytes.Contains(chunks, []byte(Poison)) {
+		return fmt.Errorf("vetting: %s would crash Automerge", Poison)
+	}
 	return nil
 }
 
@@ -217,6 +247,9 @@ func (env *Env) Process(n *Node, crash bool) ([]string, error) {
 		line := fmt.Sprintf("%s: rejected %s doc=%s collection=%s: %s", n.Name, n.peerName(r.Peer), env.docName(r.Doc), r.Collection, r.Reason)
 		env.Rejected = append(env.Rejected, line)
 		log = append(log, line)
+	}
+	for _, r := range rd.Declined {
+		log = append(log, fmt.Sprintf("%s: declined by %s doc=%s collection=%s", n.Name, n.peerName(r.Peer), env.docName(r.Doc), r.Collection))
 	}
 	for _, m := range rd.Messages {
 		to, ok := n.peers[m.To]

@@ -8,7 +8,7 @@ import (
 
 // Handle runs one scenario command. Each command is in its own file:
 // add-node, add-peer, change, deliver, process-ready, partition, restart,
-// stabilize, tick, heads, show, find, send, no-changelog.
+// stabilize, tick, heads, show, find, send, no-changelog, status.
 func (env *Env) Handle(c *Cmd) (string, error) {
 	h, ok := map[string]func(*Cmd) (string, error){
 		"add-node":      env.cmdAddNode,
@@ -25,6 +25,7 @@ func (env *Env) Handle(c *Cmd) (string, error) {
 		"find":          env.cmdFind,
 		"send":          env.cmdSend,
 		"no-changelog":  env.cmdNoChangeLog,
+		"status":        env.cmdStatus,
 	}[c.Name]
 	if !ok {
 		return "", fmt.Errorf("unknown command %q", c.Name)
