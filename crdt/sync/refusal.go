@@ -30,8 +30,8 @@ import (
 // (peer.rejected) and we offer it nothing (generate, scanPage). The side
 // whose document was refused hears doc-unavailable for a document it has
 // and offered, and stops offering it for the connection (peer.declined), so
-// neither side spins. A new connection offers it again: the bytes may have
-// been repaired, or the receiver upgraded.
+// neither side spins. A later connection offers it again once it changed
+// (see below): the bytes may have been repaired, or the receiver upgraded.
 //
 // Cursors do not wait for a refused document: its session is dropped, so
 // it is neither missing nor pending, and a cursor announced over it
