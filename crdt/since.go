@@ -309,14 +309,10 @@ func (s *Store) logChanges(id DocID, meta docMeta) ([]logChange, error) {
 // snapshotHeads reads the heads in the header of a document's snapshot;
 // none if it has no snapshot.
 func (s *Store) snapshotHeads(id DocID) ([]automerge.ChangeHash, error) {
-	v, closer, err := s.db.Get(snapshotKey(id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
+	v, err := s.snapshot(id)
+	if err != nil || v == nil {
 		return nil, err
 	}
-	defer closer.Close()
 	hs, err := docHeads(v)
 	if err != nil {
 		return nil, fmt.Errorf("crdt: snapshot of %s: %w: %v", id, ErrCorrupt, err)
