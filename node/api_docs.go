@@ -32,6 +32,7 @@ type docJSON struct {
 	Collection string         `json:"collection"`
 	Heads      []string       `json:"heads"`
 	Content    map[string]any `json:"content,omitempty"`
+	Excerpt    string         `json:"excerpt,omitempty"` // lists with ?excerpt=true
 	CreatedAt  time.Time      `json:"created_at"`
 	UpdatedAt  time.Time      `json:"updated_at"`
 }
@@ -194,9 +195,18 @@ func (n *Node) listDocs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	withExcerpt := c.QueryParam("excerpt") == "true" || c.QueryParam("excerpt") == "1"
 	docs := make([]docJSON, len(metas))
 	for i, m := range metas {
 		docs[i] = docView(m, nil)
+		if withExcerpt {
+			// A document that cannot be read here lists without one.
+			n.store.View(c.Request().Context(), m.ID, func(d *automerge.Doc, _ crdt.Meta) error {
+				content, err := crdt.Content(d)
+				docs[i].Excerpt = excerpt(content)
+				return err
+			})
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"docs": docs, "next": next})
 }
@@ -211,4 +221,38 @@ func (n *Node) docHistory(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"changes": changes})
+}
+
+// excerptFields are the fields people recognise a document by, in the order
+// they are tried; any other text field comes after them.
+var excerptFields = []string{"title", "subject", "chief_complaint", "summary", "text", "body", "subjective", "assessment"}
+
+// excerpt is the start of a document's most telling text field, one line,
+// at most 120 characters, so that a list can show what a document is.
+func excerpt(content map[string]any) string {
+	pick := ""
+	for _, k := range excerptFields {
+		if v, ok := content[k].(string); ok && strings.TrimSpace(v) != "" {
+			pick = v
+			break
+		}
+	}
+	if pick == "" {
+		keys := make([]string, 0, len(content))
+		for k := range content {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if v, ok := content[k].(string); ok && strings.TrimSpace(v) != "" {
+				pick = v
+				break
+			}
+		}
+	}
+	line := strings.Join(strings.Fields(pick), " ")
+	if r := []rune(line); len(r) > 120 {
+		line = strings.TrimRight(string(r[:119]), " ") + "…"
+	}
+	return line
 }

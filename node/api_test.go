@@ -301,3 +301,34 @@ func TestNodeInfo(t *testing.T) {
 		t.Errorf("engines: llm %v, speech %v (a node without engines)", llm, speech)
 	}
 }
+
+func TestListExcerpts(t *testing.T) {
+	n := startNode(t, Config{})
+	base := n.URL() + "/api/v1/docs"
+	long := strings.Repeat("word ", 40)
+	for _, body := range []string{
+		`{"type": "note", "collection": "c", "content": {"subjective": "Cough\n  for three days.", "plan": "rest"}}`,
+		`{"type": "note", "collection": "c", "content": {"zeta": "only text here", "n": 3}}`,
+		`{"type": "transcript", "collection": "c", "content": {"text": "` + long + `"}}`,
+		`{"type": "note", "collection": "c", "content": {"n": 3}}`,
+	} {
+		if r := do(t, "POST", base, "application/json", body); r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.raw)
+		}
+	}
+	r := do(t, "GET", base+"?excerpt=true", "", "")
+	docs := r.body["docs"].([]any)
+	var got []string
+	for _, d := range docs {
+		e, _ := d.(map[string]any)["excerpt"].(string)
+		got = append(got, e)
+	}
+	// Newest first.
+	want := []string{"", strings.TrimSpace(strings.Repeat("word ", 24)) + "…", "only text here", "Cough for three days."}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("excerpts = %q, want %q", got, want)
+	}
+	if plain := do(t, "GET", base, "", ""); strings.Contains(plain.raw, "excerpt") {
+		t.Fatalf("excerpts without asking: %s", plain.raw)
+	}
+}

@@ -157,6 +157,9 @@ func TestDocumentListFilterAndPaging(t *testing.T) {
 	if len(page1) != 50 || page1[0] != transcripts[5] {
 		t.Fatalf("page 1 has %d rows starting with %v, want 50 newest first", len(page1), page1[:1])
 	}
+	if docs := column(4); docs[0] != "log 5" || docs[1] != "log 4" {
+		t.Errorf("document column starts %q, want the documents' words", docs[:2])
+	}
 	p.click("#docs-next")
 	p.waitText("#docs-page", "Page 2 · documents 51–100")
 	page2 := rows()

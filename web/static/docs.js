@@ -51,7 +51,7 @@ export function showDocs(params) {
 }
 
 async function loadPage(page) {
-  const q = new URLSearchParams({ limit: String(pageSize) });
+  const q = new URLSearchParams({ limit: String(pageSize), excerpt: "1" });
   if (list.filter.type) q.set("type", list.filter.type);
   if (list.filter.collection) q.set("collection", list.filter.collection);
   if (list.cursors[page]) q.set("cursor", list.cursors[page]);
@@ -71,7 +71,8 @@ async function loadPage(page) {
       el("td", {}, when(d.updated_at)),
       el("td", {}, d.type),
       el("td", {}, d.collection),
-      el("td", { class: "id" }, docLink(d.id))));
+      // People find a note by its words; the id is there for the rest.
+      d.excerpt ? el("td", { title: d.id }, docLink(d.id, d.excerpt)) : el("td", { class: "id" }, docLink(d.id))));
   const filtered = list.filter.type || list.filter.collection;
   fillRows($("#docs tbody"), rows, filtered ? "No documents match these filters." : "No documents yet.", 4);
   $("#docs-prev").disabled = page === 0;
