@@ -202,9 +202,8 @@ func (n *Node) listDocs(c echo.Context) error {
 		if withExcerpt {
 			// A document that cannot be read here lists without one.
 			n.store.View(c.Request().Context(), m.ID, func(d *automerge.Doc, _ crdt.Meta) error {
-				content, err := crdt.Content(d)
-				docs[i].Excerpt = excerpt(content)
-				return err
+				docs[i].Excerpt = excerpt(d)
+				return nil
 			})
 		}
 	}
@@ -227,25 +226,37 @@ func (n *Node) docHistory(c echo.Context) error {
 // they are tried; any other text field comes after them.
 var excerptFields = []string{"title", "subject", "chief_complaint", "summary", "text", "body", "subjective", "assessment"}
 
-// excerpt is the start of a document's most telling text field, one line,
-// at most 120 characters, so that a list can show what a document is.
-func excerpt(content map[string]any) string {
+// excerpt is the start of a document's most telling top-level text, one
+// line, at most 120 characters, so that a list can show what a document is.
+// It reads those fields alone, not the whole document (a long transcript's
+// segments stay where they are).
+func excerpt(d *automerge.Doc) string {
+	root := d.RootMap()
+	text := func(k string) string {
+		v, err := root.Get(k)
+		if err != nil {
+			return ""
+		}
+		switch v.Kind() {
+		case automerge.KindStr:
+			return v.Str()
+		case automerge.KindText:
+			s, _ := v.Text().Get()
+			return s
+		}
+		return ""
+	}
 	pick := ""
 	for _, k := range excerptFields {
-		if v, ok := content[k].(string); ok && strings.TrimSpace(v) != "" {
-			pick = v
+		if pick = text(k); strings.TrimSpace(pick) != "" {
 			break
 		}
 	}
-	if pick == "" {
-		keys := make([]string, 0, len(content))
-		for k := range content {
-			keys = append(keys, k)
-		}
+	if strings.TrimSpace(pick) == "" {
+		keys, _ := root.Keys()
 		slices.Sort(keys)
 		for _, k := range keys {
-			if v, ok := content[k].(string); ok && strings.TrimSpace(v) != "" {
-				pick = v
+			if pick = text(k); strings.TrimSpace(pick) != "" {
 				break
 			}
 		}
