@@ -78,6 +78,9 @@ func (p *PebbleStore) Load(id string) (*automerge.Doc, sync.Meta, error) {
 		return nil, sync.Meta{}, err
 	}
 	doc, m, err := p.st.Load(context.Background(), d)
+	if errors.Is(err, crdt.ErrCorrupt) {
+		return nil, sync.Meta{}, fmt.Errorf("%w: %w", sync.ErrDamaged, err)
+	}
 	if err != nil {
 		return nil, sync.Meta{}, notFound(err)
 	}

@@ -110,6 +110,9 @@ func (e *Engine) load(d *docState) (*automerge.Doc, error) {
 		return doc, nil
 	}
 	doc, m, err := e.cfg.Storage.Load(d.id)
+	if errors.Is(err, ErrDamaged) {
+		return nil, refused(d.id, "sync: our stored copy of %s cannot be loaded: %w", d.id, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sync: loading %s: %w", d.id, err)
 	}

@@ -17,7 +17,9 @@ import (
 //     has the lowest sequence number of what the peer still has to send),
 //     so one bad document would stop the peer's whole sync. Such an error
 //     is a refusal: the document is refused for the rest of the connection
-//     (refuseContent), everything else keeps syncing.
+//     (refuseContent), everything else keeps syncing. Our own stored copy
+//     failing to load (Storage returns ErrDamaged) is refused the same way,
+//     for the same reason: it would come first again after a reconnect.
 //   - The connection: an undecodable frame (the caller's codec), a
 //     senderId that is not the peer's, a sync message that does not parse
 //     or that Automerge's sync code rejects (its heads, needs, haves and

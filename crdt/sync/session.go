@@ -164,7 +164,12 @@ func (e *Engine) flushDirty() {
 			if s.p.gone {
 				continue
 			}
-			if err := e.generate(s); err != nil {
+			err := e.generate(s)
+			if r, ok := asRefusal(err); ok {
+				// Our copy cannot be offered (ErrDamaged): refuse the
+				// document on this connection, keep the rest syncing.
+				e.refuseContent(s.p, r.doc, "", r.err)
+			} else if err != nil {
 				e.violation(s.p, err)
 			}
 		}

@@ -11,6 +11,12 @@ import (
 // state or cursor it does not have.
 var ErrNotFound = errors.New("not found")
 
+// ErrDamaged is what Storage.Load returns (wrapped) for a stored document
+// that exists but cannot be loaded (its bytes no longer parse). The engine
+// refuses that document on each connection instead of closing them: a
+// reconnect would meet it again first, and nothing else would sync.
+var ErrDamaged = errors.New("stored document is damaged")
+
 // Meta is what the engine needs of a stored document's metadata.
 type Meta struct {
 	ID         string // bs58check document id
