@@ -68,6 +68,14 @@ func resolveModelFile(name, data string, kind registry.Kind) (string, error) {
 			return name, nil
 		}
 	}
+	// Only a data dir that exists is searched: a command that cannot find
+	// its model must not leave an empty one behind.
+	if _, err := os.Stat(data); err != nil {
+		if name == "" {
+			return "", fmt.Errorf("no --model, and no data directory %s to find one in", data)
+		}
+		return "", fmt.Errorf("model %q is not a file, and there is no data directory %s to look it up in", name, data)
+	}
 	reg, err := openRegistry(data)
 	if err != nil {
 		return "", err

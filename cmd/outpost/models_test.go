@@ -61,6 +61,13 @@ func TestModelsCLI(t *testing.T) {
 	if _, errs, err := run(t, "generate", "--data", data, "--max-tokens", "2", "--threads", "1", "--ctx", "256", "hi"); err != nil {
 		t.Fatalf("generate without --model: %v\n%s", err, errs)
 	}
+	nowhere := filepath.Join(dir, "no-such-data")
+	if _, _, err := run(t, "generate", "--data", nowhere, "hi"); err == nil || !strings.Contains(err.Error(), "no data directory") {
+		t.Fatalf("generate without a data dir: %v", err)
+	}
+	if _, err := os.Stat(nowhere); !os.IsNotExist(err) {
+		t.Fatalf("a failed model lookup created %s (%v)", nowhere, err)
+	}
 	wav := filepath.Join(dir, "a.wav")
 	os.WriteFile(wav, []byte("RIFF"), 0o644)
 	if _, _, err := run(t, "transcribe", "--data", data, wav); err == nil || !strings.Contains(err.Error(), "no whisper model") {
