@@ -45,7 +45,7 @@ func TestSavedCompactsOnceAndDoesNotLoad(t *testing.T) {
 	if got, _ := Content(doc); !reflect.DeepEqual(got, want) {
 		t.Fatalf("saved content = %v, want %v", got, want)
 	}
-	if heads, err := savedHeads(saved); err != nil || !sameHeads(heads, m.Heads) {
+	if heads, err := savedHeads(saved); err != nil || !SameHeads(heads, m.Heads) {
 		t.Fatalf("savedHeads = %v, %v; want %v", heads, err, m.Heads)
 	}
 	// The log was folded: the second call reads the snapshot alone.
@@ -117,7 +117,7 @@ func TestCreateFromSaved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sameHeads(got.Heads, m.Heads) || got.Seq != 1 || got.Collection != "clinic:a" || got.Type != "note" || got.Changes != 1 {
+	if !SameHeads(got.Heads, m.Heads) || got.Seq != 1 || got.Collection != "clinic:a" || got.Type != "note" || got.Changes != 1 {
 		t.Fatalf("meta = %+v", got)
 	}
 	if len(notified) != 1 || notified[0].ID != m.ID {
@@ -307,7 +307,7 @@ func FuzzCreateFromSaved(f *testing.F) {
 		}
 		// Accepted: it loads, and the declared heads are the real ones.
 		err = s.View(ctx, id, func(d *automerge.Doc, _ Meta) error {
-			if !sameHeads(d.Heads(), m.Heads) {
+			if !SameHeads(d.Heads(), m.Heads) {
 				t.Fatalf("loaded heads %v, stored heads %v", d.Heads(), m.Heads)
 			}
 			return nil

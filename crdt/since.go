@@ -81,7 +81,7 @@ func (s *Store) ChangesSince(ctx context.Context, id DocID, heads []automerge.Ch
 	}
 	pm := handle{id: id, meta: meta}
 	m = pm.publicMeta()
-	if sameHeads(slices.Clone(meta.Heads), slices.Clone(heads)) {
+	if SameHeads(meta.Heads, heads) {
 		return nil, m, true, nil
 	}
 	if meta.LogStart == meta.LogNext {
@@ -181,7 +181,7 @@ func (s *Store) AppendVetted(ctx context.Context, id DocID, raw []byte, base []a
 	if err != nil {
 		return Meta{}, err
 	}
-	if !sameHeads(slices.Clone(prev.Heads), slices.Clone(base)) {
+	if !SameHeads(prev.Heads, base) {
 		return Meta{}, fmt.Errorf("document %s: %w", id, ErrHeadsMoved)
 	}
 	heads, err := headsAfter(prev.Heads, chunks)

@@ -118,7 +118,7 @@ func TestChangesSince(t *testing.T) {
 			}
 			// A loaded copy answers the same.
 			raw2, m2, ok2, err := s.ChangesSince(ctx, id, c.heads)
-			if err != nil || !ok2 || !sameHeads(m2.Heads, m.Heads) {
+			if err != nil || !ok2 || !SameHeads(m2.Heads, m.Heads) {
 				t.Fatalf("loaded: ok %v err %v heads %v want %v", ok2, err, m2.Heads, m.Heads)
 			}
 			if len(raw2) > 0 && !reflect.DeepEqual(hashesOf(t, raw2), want) {
@@ -163,7 +163,7 @@ func TestAppendVetted(t *testing.T) {
 		if _, err := r.AppendVetted(ctx, id, bad, base.Heads); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("err = %v, want ErrCorrupt", err)
 		}
-		if m, _ := r.Meta(ctx, id); !sameHeads(m.Heads, base.Heads) {
+		if m, _ := r.Meta(ctx, id); !SameHeads(m.Heads, base.Heads) {
 			t.Fatalf("heads moved to %v", m.Heads)
 		}
 	})
@@ -186,7 +186,7 @@ func TestAppendVetted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sameHeads(m.Heads, top.Heads) || m.Seq <= 1 {
+		if !SameHeads(m.Heads, top.Heads) || m.Seq <= 1 {
 			t.Fatalf("meta %+v, want heads %v and a new seq", m, top.Heads)
 		}
 		if isLoaded(r, id) {
@@ -195,7 +195,7 @@ func TestAppendVetted(t *testing.T) {
 		if got, want := contentOf(t, r, id), contentOf(t, s, id); !reflect.DeepEqual(got, want) {
 			t.Fatalf("content %v, want %v", got, want)
 		}
-		if m, _ := r.Meta(ctx, id); !sameHeads(m.Heads, top.Heads) {
+		if m, _ := r.Meta(ctx, id); !SameHeads(m.Heads, top.Heads) {
 			t.Fatalf("loaded heads %v, want %v", m.Heads, top.Heads)
 		}
 	})
@@ -207,7 +207,7 @@ func TestAppendVetted(t *testing.T) {
 		}
 		contentOf(t, r, id) // loaded now
 		m, err := r.AppendVetted(ctx, id, more, top.Heads)
-		if err != nil || !sameHeads(m.Heads, next.Heads) {
+		if err != nil || !SameHeads(m.Heads, next.Heads) {
 			t.Fatalf("heads %v err %v, want %v", m.Heads, err, next.Heads)
 		}
 	})

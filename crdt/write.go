@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -135,7 +136,7 @@ func (s *Store) write(ctx context.Context, id DocID, create *newDoc, msg string,
 		s.discardLocked(h)
 		return Meta{}, err
 	}
-	if create == nil && sameHeads(oldHeads, newHeads) {
+	if create == nil && SameHeads(oldHeads, newHeads) {
 		return h.publicMeta(), nil // nothing new: no write, no seq
 	}
 
@@ -239,14 +240,15 @@ func newChanges(doc *automerge.Doc, oldHeads []automerge.ChangeHash, hash autome
 		if err != nil {
 			return nil, nil, fmt.Errorf("crdt: change %s: %w", hash, err)
 		}
-		if sameHeads(c.Dependencies(), oldHeads) {
+		if SameHeads(c.Dependencies(), oldHeads) {
 			// No other change can be new: one would be an ancestor of
 			// hash (so among its dependencies) or a second head.
 			return []automerge.ChangeHash{hash}, c.Save(), nil
 		}
 	}
 	heads := doc.Heads()
-	if sameHeads(oldHeads, heads) {
+	sortHeads(heads)
+	if SameHeads(oldHeads, heads) {
 		return heads, nil, nil
 	}
 	changes, err := doc.Changes(oldHeads...)
@@ -274,26 +276,27 @@ func isEmptyCommit(err error) bool {
 	return err != nil && err.Error() == "Commit is empty"
 }
 
-func sameHeads(a, b []automerge.ChangeHash) bool {
+// SameHeads reports whether a and b hold the same change hashes, in any
+// order. It does not reorder them.
+func SameHeads(a, b []automerge.ChangeHash) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	sortHeads(a)
-	sortHeads(b)
-	return slices.Equal(a, b)
-}
-
-func sortHeads(h []automerge.ChangeHash) {
-	slices.SortFunc(h, func(x, y automerge.ChangeHash) int { return compareBytes(x[:], y[:]) })
-}
-
-func compareBytes(a, b []byte) int {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] != b[i] {
-			return int(a[i]) - int(b[i])
+	set := make(map[automerge.ChangeHash]bool, len(a))
+	for _, h := range a {
+		set[h] = true
+	}
+	for _, h := range b {
+		if !set[h] {
+			return false
 		}
 	}
-	return len(a) - len(b)
+	return true
+}
+
+// sortHeads orders heads by hash, as metadata stores them.
+func sortHeads(h []automerge.ChangeHash) {
+	slices.SortFunc(h, func(x, y automerge.ChangeHash) int { return bytes.Compare(x[:], y[:]) })
 }
 
 // allocSeq hands out the collection's next change sequence number and

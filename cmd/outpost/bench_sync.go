@@ -346,7 +346,7 @@ func waitHeads(ctx context.Context, st *crdt.Store, want map[crdt.DocID][]autome
 	check := func(m crdt.Meta) {
 		mu.Lock()
 		defer mu.Unlock()
-		if left[m.ID] && sameHeadSet(m.Heads, want[m.ID]) {
+		if left[m.ID] && crdt.SameHeads(m.Heads, want[m.ID]) {
 			delete(left, m.ID)
 			if len(left) == 0 {
 				select {
@@ -377,22 +377,6 @@ func waitHeads(ctx context.Context, st *crdt.Store, want map[crdt.DocID][]autome
 		defer mu.Unlock()
 		return fmt.Errorf("%w with %d documents not in sync", ctx.Err(), len(left))
 	}
-}
-
-func sameHeadSet(a, b []automerge.ChangeHash) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	set := map[automerge.ChangeHash]bool{}
-	for _, h := range a {
-		set[h] = true
-	}
-	for _, h := range b {
-		if !set[h] {
-			return false
-		}
-	}
-	return true
 }
 
 func (b *syncBench) heads(ctx context.Context, st *crdt.Store, ids []crdt.DocID) (map[crdt.DocID][]automerge.ChangeHash, error) {
