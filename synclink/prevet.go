@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"runtime"
-	"slices"
 	gosync "sync"
-
-	"github.com/automerge/automerge-go"
 
 	"github.com/outposthq/outpost/crdt/sync"
 	"github.com/outposthq/outpost/crdt/wire"
@@ -70,7 +67,7 @@ func (l *loop) prevet(evs []event) prevetted {
 			continue
 		}
 		m, err := s.store.Meta(id)
-		if err != nil || !sameHeads(m.Heads, pm.Have[0].LastSync) {
+		if err != nil || !sync.SameAsHashes(m.Heads, pm.Have[0].LastSync) {
 			continue
 		}
 		base, err := cl.DocBytes(id)
@@ -123,16 +120,4 @@ func (p prevetted) take(id string, chunks []byte) bool {
 	}
 	delete(p, id)
 	return sha256.Sum256(chunks) == want
-}
-
-func sameHeads(a []automerge.ChangeHash, b []wire.Hash) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, h := range a {
-		if !slices.Contains(b, wire.Hash(h)) {
-			return false
-		}
-	}
-	return true
 }

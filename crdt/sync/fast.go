@@ -1,8 +1,10 @@
 package sync
 
 import (
+	"bytes"
 	"github.com/automerge/automerge-go"
 	"github.com/outposthq/outpost/crdt/wire"
+	"slices"
 )
 
 // A cold sync moves thousands of whole documents to a peer that has none of
@@ -98,10 +100,6 @@ func (e *Engine) fastReceive(d *docState, p *peer, m *wire.Message, pm *wire.Syn
 }
 
 func sortHashes(hs []wire.Hash) []wire.Hash {
-	for i := 1; i < len(hs); i++ {
-		for j := i; j > 0 && string(hs[j][:]) < string(hs[j-1][:]); j-- {
-			hs[j], hs[j-1] = hs[j-1], hs[j]
-		}
-	}
+	slices.SortFunc(hs, func(x, y wire.Hash) int { return bytes.Compare(x[:], y[:]) })
 	return hs
 }

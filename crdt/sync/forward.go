@@ -104,7 +104,7 @@ func (e *Engine) forwardReceive(s *session, pm *wire.SyncMessage) (bool, error) 
 		return false, nil
 	}
 	d.meta = m
-	if !sameAsHashes(m.Heads, pm.Have[0].LastSync) {
+	if !SameAsHashes(m.Heads, pm.Have[0].LastSync) {
 		return false, nil // we moved on too (or lost something): Automerge sorts it out
 	}
 	for _, c := range pm.Changes {

@@ -45,7 +45,7 @@ func TestForwardChunksAndBloom(t *testing.T) {
 				hashes = append(hashes, got[i].Hash)
 			}
 			heads, ok := headsAfter([]wire.Hash{wire.Hash(base)}, got)
-			if !ok || !sameAsHashes(doc.Heads(), heads) {
+			if !ok || !SameAsHashes(doc.Heads(), heads) {
 				t.Fatalf("headsAfter = %v, %v; want %v", heads, ok, doc.Heads())
 			}
 			// Automerge's first message on a state whose shared heads are

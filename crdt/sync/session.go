@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/automerge/automerge-go"
 	"github.com/outposthq/outpost/crdt/wire"
@@ -84,7 +85,7 @@ func (s *session) inAgreement(heads []automerge.ChangeHash) bool {
 			s.agreed = shared
 		}
 	}
-	return s.agreed != nil && sameAsHashes(heads, s.agreed)
+	return s.agreed != nil && SameAsHashes(heads, s.agreed)
 }
 
 // syncState returns the session's Automerge sync state bound to doc.
@@ -186,7 +187,7 @@ func (e *Engine) generate(s *session) error {
 	if p.excluded(d.id) {
 		return nil // refused by one side for this connection (refusal.go)
 	}
-	if s.ss == nil && s.agreed != nil && d.doc == nil && sameAsHashes(d.meta.Heads, s.agreed) {
+	if s.ss == nil && s.agreed != nil && d.doc == nil && SameAsHashes(d.meta.Heads, s.agreed) {
 		return nil
 	}
 	if done, err := e.forwardSend(s); done || err != nil {
@@ -273,7 +274,7 @@ func (e *Engine) receive(s *session, pm *wire.SyncMessage, raw []byte) error {
 	} else if done, err := e.forwardReceive(s, pm); done || err != nil {
 		return err
 	} else if s.ss == nil && d.known && d.doc == nil && len(pm.Changes) == 0 && len(pm.Need) == 0 &&
-		len(pm.Heads) > 0 && sameAsHashes(d.meta.Heads, pm.Heads) {
+		len(pm.Heads) > 0 && SameAsHashes(d.meta.Heads, pm.Heads) {
 		// The peer announces exactly our heads. Automerge would record
 		// them and have nothing to answer; so do we, without loading.
 		s.agreed = pm.Heads
@@ -408,20 +409,14 @@ func headsEqual(a, b []automerge.ChangeHash) bool {
 	return true
 }
 
-// sameAsHashes compares store heads with wire heads as sets.
-func sameAsHashes(a []automerge.ChangeHash, b []wire.Hash) bool {
+// SameAsHashes reports whether store heads a and wire heads b hold the
+// same hashes, in any order.
+func SameAsHashes(a []automerge.ChangeHash, b []wire.Hash) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for _, h := range a {
-		found := false
-		for _, x := range b {
-			if x == wire.Hash(h) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !slices.Contains(b, wire.Hash(h)) {
 			return false
 		}
 	}
