@@ -14,19 +14,9 @@ func (n *Node) defaultModel(kind registry.Kind) string {
 	if configured != "" || n.cfg.Models == nil {
 		return configured
 	}
-	entries, err := n.cfg.Models.List()
-	if err != nil {
-		return ""
+	names, err := n.cfg.Models.Names(kind)
+	if err != nil || len(names) != 1 {
+		return "" // none, or several: the request must choose
 	}
-	only := ""
-	for _, e := range entries {
-		if e.Kind != kind {
-			continue
-		}
-		if only != "" {
-			return "" // several: the request must choose
-		}
-		only = e.Name
-	}
-	return only
+	return names[0]
 }

@@ -81,15 +81,9 @@ func resolveModelFile(name, data string, kind registry.Kind) (string, error) {
 		return "", err
 	}
 	if name == "" {
-		entries, err := reg.List()
+		names, err := reg.Names(kind)
 		if err != nil {
 			return "", err
-		}
-		var names []string
-		for _, e := range entries {
-			if e.Kind == kind {
-				names = append(names, e.Name)
-			}
 		}
 		switch len(names) {
 		case 0:

@@ -132,6 +132,21 @@ func (r *Registry) List() ([]Entry, error) {
 	return m.Models, nil
 }
 
+// Names returns the names of the models of one kind, sorted.
+func (r *Registry) Names(kind Kind) ([]string, error) {
+	all, err := r.List()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range all {
+		if e.Kind == kind {
+			names = append(names, e.Name)
+		}
+	}
+	return names, nil
+}
+
 // Get returns the model called name.
 func (r *Registry) Get(name string) (Entry, error) {
 	m, err := r.load()
