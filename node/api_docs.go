@@ -38,10 +38,7 @@ type docJSON struct {
 }
 
 func docView(m crdt.Meta, content map[string]any) docJSON {
-	heads := make([]string, len(m.Heads))
-	for i, h := range m.Heads {
-		heads[i] = h.String()
-	}
+	heads := headStrings(m.Heads)
 	return docJSON{
 		ID: m.ID.String(), URL: m.ID.URL(), Type: m.Type, Collection: m.Collection,
 		Heads: heads, Content: content, CreatedAt: m.Created, UpdatedAt: m.Updated,
@@ -122,6 +119,14 @@ func (n *Node) respondDoc(c echo.Context, status int, id crdt.DocID) error {
 	return c.JSON(status, out)
 }
 
+func headStrings(hs []automerge.ChangeHash) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.String()
+	}
+	return out
+}
+
 // etag names a document version by its heads, so that a client can PATCH
 // with If-Match and be refused (412) if someone else's change landed since
 // it read the document, instead of merging an edit made against old text.
@@ -162,12 +167,7 @@ func (n *Node) patchDoc(c echo.Context) error {
 	ifMatch := c.Request().Header.Get("If-Match")
 	if _, err := n.store.Update(c.Request().Context(), id, msg, func(d *automerge.Doc) error {
 		if ifMatch != "" && ifMatch != "*" {
-			heads := d.Heads()
-			hs := make([]string, len(heads))
-			for i, h := range heads {
-				hs[i] = h.String()
-			}
-			if etag(hs) != ifMatch {
+			if etag(headStrings(d.Heads())) != ifMatch {
 				return &apiError{http.StatusPreconditionFailed, "the document changed since that version (If-Match); read it again"}
 			}
 		}
