@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -23,8 +24,12 @@ func (n *Node) openAIRoutes(e *echo.Echo) {
 }
 
 type chatRequest struct {
-	Model               string          `json:"model"`
-	Messages            []llm.Message   `json:"messages"`
+	Model         string        `json:"model"`
+	Messages      []chatMessage `json:"messages"`
+	N             *int          `json:"n"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
 	MaxTokens           *int            `json:"max_tokens"`
 	MaxCompletionTokens *int            `json:"max_completion_tokens"`
 	Temperature         *float32        `json:"temperature"`
@@ -41,15 +46,63 @@ type chatRequest struct {
 	} `json:"response_format"`
 }
 
+// chatMessage is an OpenAI chat message. SDKs send content either as a
+// string or as a list of typed parts; a text-only model takes the text
+// parts, joined, and refuses the rest rather than answer without them.
+type chatMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+func (m chatMessage) toLLM(i int) (llm.Message, error) {
+	role := m.Role
+	if role == "developer" {
+		role = "system" // OpenAI's newer name for the system prompt
+	}
+	out := llm.Message{Role: role}
+	if len(m.Content) == 0 || string(m.Content) == "null" {
+		return out, nil
+	}
+	if err := json.Unmarshal(m.Content, &out.Content); err == nil {
+		return out, nil
+	}
+	var parts []struct {
+		Type string  `json:"type"`
+		Text *string `json:"text"`
+	}
+	if err := json.Unmarshal(m.Content, &parts); err != nil {
+		return out, badRequest("message %d: \"content\" must be a string or an array of content parts", i)
+	}
+	var texts []string
+	for j, p := range parts {
+		if p.Type != "text" || p.Text == nil {
+			return out, badRequest("message %d part %d: content part type %q is not supported (only text)", i, j, p.Type)
+		}
+		texts = append(texts, *p.Text)
+	}
+	out.Content = strings.Join(texts, "\n")
+	return out, nil
+}
+
 // toLLM maps an OpenAI request onto the engine's, with OpenAI's defaults
 // (temperature 1, nucleus sampling off).
 func (r *chatRequest) toLLM() (llm.Request, error) {
-	req := llm.Request{Model: r.Model, Messages: r.Messages, Temperature: 1, Seed: -1}
+	req := llm.Request{Model: r.Model, Temperature: 1, Seed: -1}
 	if r.Model == "" {
 		return req, badRequest(`"model" is required`)
 	}
 	if len(r.Messages) == 0 {
 		return req, badRequest(`"messages" must not be empty`)
+	}
+	for i, m := range r.Messages {
+		lm, err := m.toLLM(i)
+		if err != nil {
+			return req, err
+		}
+		req.Messages = append(req.Messages, lm)
+	}
+	if r.N != nil && *r.N != 1 {
+		return req, badRequest(`"n" must be 1: one choice per request`)
 	}
 	if r.MaxCompletionTokens != nil {
 		req.MaxTokens = *r.MaxCompletionTokens
@@ -185,8 +238,15 @@ func (n *Node) chatCompletions(c echo.Context) error {
 		fmt.Fprintf(w, "data: %s\n\n", b)
 		return nil
 	}
-	if err := chunk(map[string]any{}, resp.FinishReason, map[string]any{"usage": usage(resp)}); err != nil {
+	if err := chunk(map[string]any{}, resp.FinishReason, nil); err != nil {
 		return nil
+	}
+	if cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage {
+		b, _ := json.Marshal(map[string]any{
+			"id": id, "object": "chat.completion.chunk", "created": created, "model": cr.Model,
+			"choices": []any{}, "usage": usage(resp),
+		})
+		fmt.Fprintf(w, "data: %s\n\n", b)
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	w.Flush()

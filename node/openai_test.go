@@ -71,8 +71,22 @@ func TestChatCompletionsRealEngine(t *testing.T) {
 		t.Fatalf("schema output %q does not validate: %v", content, err)
 	}
 
-	// Streaming: SSE chunks, the role first, a finish reason last, [DONE].
-	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6, "stream": true, "seed": 2}`))
+	// What OpenAI SDKs send besides plain strings: content as typed parts,
+	// the "developer" role, n: 1. The parts' text is the same prompt, so
+	// the same seed gives the same answer.
+	plain := do(t, "POST", url, "application/json", `{"model": "tiny", "messages": [{"role": "system", "content": "Be brief"}, {"role": "user", "content": "Hello\nthere"}], "max_tokens": 8, "seed": 5, "temperature": 0}`)
+	parts := do(t, "POST", url, "application/json", `{"model": "tiny", "messages": [{"role": "developer", "content": [{"type": "text", "text": "Be brief"}]}, {"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": "there"}]}], "max_tokens": 8, "seed": 5, "temperature": 0, "n": 1}`)
+	if plain.status != 200 || parts.status != 200 {
+		t.Fatalf("plain %d %s; parts %d %s", plain.status, plain.raw, parts.status, parts.raw)
+	}
+	answer := func(r response) any { return r.body["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)["content"] }
+	if answer(plain) != answer(parts) {
+		t.Fatalf("content parts answered %q, the same text as a string %q", answer(parts), answer(plain))
+	}
+
+	// Streaming: SSE chunks, the role first, a finish reason last, the
+	// usage alone after it when asked for, [DONE].
+	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6, "stream": true, "seed": 2, "stream_options": {"include_usage": true}}`))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -104,9 +118,12 @@ func TestChatCompletionsRealEngine(t *testing.T) {
 		t.Fatalf("stream: done=%v chunks=%d", done, len(chunks))
 	}
 	firstDelta := chunks[0]["choices"].([]any)[0].(map[string]any)["delta"].(map[string]any)
-	last := chunks[len(chunks)-1]["choices"].([]any)[0].(map[string]any)
+	last := chunks[len(chunks)-2]["choices"].([]any)[0].(map[string]any)
 	if firstDelta["role"] != "assistant" || last["finish_reason"] == nil {
 		t.Fatalf("stream chunks: first %v last %v", firstDelta, last)
+	}
+	if u, ok := chunks[len(chunks)-1]["usage"].(map[string]any); !ok || len(chunks[len(chunks)-1]["choices"].([]any)) != 0 || u["completion_tokens"].(float64) < 1 {
+		t.Fatalf("usage chunk = %v", chunks[len(chunks)-1])
 	}
 
 	for _, tt := range []struct{ body, want string }{
@@ -115,6 +132,9 @@ func TestChatCompletionsRealEngine(t *testing.T) {
 		{`{"model": "tiny", "messages": [{"role": "robot", "content": "x"}]}`, "role"},
 		{`{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "stop": 5}`, "stop"},
 		{`{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}}`, "xml"},
+		{`{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "n": 2}`, `"n"`},
+		{`{"model": "tiny", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]}`, "image_url"},
+		{`{"model": "tiny", "messages": [{"role": "user", "content": 7}]}`, "content"},
 	} {
 		r := do(t, "POST", url, "application/json", tt.body)
 		if r.status != 400 || !strings.Contains(r.body["error"].(string), tt.want) {
