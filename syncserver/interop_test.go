@@ -20,30 +20,16 @@ import (
 
 	"github.com/outposthq/outpost/crdt"
 	"github.com/outposthq/outpost/crdt/wire"
+	"github.com/outposthq/outpost/interop"
 	"github.com/outposthq/outpost/synclink"
 )
 
-// interopDir returns ../interop with its npm dependencies installed,
-// running `npm ci` if node_modules is missing.
+// interopDir returns ../interop with its npm dependencies installed.
 func interopDir(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "interop"))
+	dir, err := interop.Dir(filepath.Join("..", "interop"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatalf("the interop test needs Node.js (node) on PATH to run the real automerge-repo client: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@automerge", "automerge-repo")); err != nil {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			t.Fatalf("interop/node_modules is missing and npm is not on PATH to install it (run `npm ci` in %s): %v", dir, err)
-		}
-		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s failed: %v\n%s", dir, err, out)
-		}
 	}
 	return dir
 }

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/outposthq/outpost/crdt"
+	"github.com/outposthq/outpost/interop"
 	"github.com/outposthq/outpost/crdt/verify"
 	"github.com/outposthq/outpost/synclink"
 	"github.com/outposthq/outpost/syncserver"
@@ -41,7 +42,7 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	changed := fs.Float64("changed", 0.01, "fraction of documents changed on each side before the reconnect")
 	js := fs.Bool("js", true, "also run automerge-repo's Node.js server and client (needs node and interop/node_modules)")
 	outpost := fs.Bool("outpost", true, "run Outpost's cold sync and reconnect (false: only the baseline)")
-	interop := fs.String("interop", "", "the interop directory (default: ./interop, or next to the executable's module)")
+	interopFlag := fs.String("interop", "", "the interop directory (default: the source tree's, ./interop, or next to the executable's bin/)")
 	noVerify := fs.Bool("no-verify", false, "skip vetting received Automerge bytes in a worker process")
 	keep := fs.Bool("keep", false, "keep the temporary data directories")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the Outpost runs to this file")
@@ -88,7 +89,7 @@ func runBenchSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !*js {
 		return nil
 	}
-	dir, err := findInterop(*interop)
+	dir, err := interop.Dir(*interopFlag)
 	if err != nil {
 		return err
 	}
@@ -554,37 +555,6 @@ func (b *syncBench) reconnect(ctx context.Context, cold result, frac float64) (r
 		RoundTrips: float64(msgs) / 2 / float64(2*k), DocsPerSec: float64(2*k) / secs, RSSMB: rssMB(),
 		VsCold: &vsCold{Seconds: secs / cold.Seconds, Bytes: float64(in+out) / float64(cold.Bytes), Goal: "both < 0.05"}}
 	return r, b.out.Encode(r)
-}
-
-// findInterop locates the interop directory with its npm dependencies,
-// installing them with npm ci if needed.
-func findInterop(dir string) (string, error) {
-	var cands []string
-	if dir != "" {
-		cands = []string{dir}
-	} else {
-		cands = []string{"interop"}
-		if exe, err := os.Executable(); err == nil {
-			cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "interop"))
-		}
-	}
-	for _, c := range cands {
-		if _, err := os.Stat(filepath.Join(c, "bench-server.mjs")); err != nil {
-			continue
-		}
-		if _, err := exec.LookPath("node"); err != nil {
-			return "", errors.New("bench sync: the automerge-repo baseline needs Node.js (node) on PATH; pass --js=false to skip it")
-		}
-		if _, err := os.Stat(filepath.Join(c, "node_modules", "@automerge", "automerge-repo-storage-nodefs")); err != nil {
-			cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-			cmd.Dir = c
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return "", fmt.Errorf("bench sync: npm ci in %s: %v\n%s", c, err, out)
-			}
-		}
-		return filepath.Abs(c)
-	}
-	return "", errors.New("bench sync: cannot find the interop directory (run from the repository root or pass --interop)")
 }
 
 // baseline runs the same cold sync between automerge-repo's Node.js server
