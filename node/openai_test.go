@@ -79,7 +79,9 @@ func TestChatCompletionsRealEngine(t *testing.T) {
 	if plain.status != 200 || parts.status != 200 {
 		t.Fatalf("plain %d %s; parts %d %s", plain.status, plain.raw, parts.status, parts.raw)
 	}
-	answer := func(r response) any { return r.body["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)["content"] }
+	answer := func(r response) any {
+		return r.body["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)["content"]
+	}
 	if answer(plain) != answer(parts) {
 		t.Fatalf("content parts answered %q, the same text as a string %q", answer(parts), answer(plain))
 	}

@@ -23,8 +23,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/outposthq/outpost/crdt"
-	"github.com/outposthq/outpost/interop"
 	"github.com/outposthq/outpost/crdt/verify"
+	"github.com/outposthq/outpost/interop"
 	"github.com/outposthq/outpost/synclink"
 	"github.com/outposthq/outpost/syncserver"
 )
