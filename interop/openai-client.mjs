@@ -1,9 +1,11 @@
 // OpenAI's own JavaScript SDK, unmodified, against a node's OpenAI-compatible
-// API: node openai-client.mjs BASE_URL MODEL. Each call prints one JSON line
-// {"case", ...what the SDK returned}; an SDK error prints {"case", "error"}.
+// API: node openai-client.mjs BASE_URL MODEL [AUDIO_FILE]. Each call prints
+// one JSON line {"case", ...what the SDK returned}; an SDK error prints
+// {"case", "error", "status"}.
+import fs from "node:fs";
 import OpenAI from "openai";
 
-const [baseURL, model] = process.argv.slice(2);
+const [baseURL, model, audio] = process.argv.slice(2);
 const client = new OpenAI({ baseURL, apiKey: "outpost-needs-no-key", maxRetries: 0 });
 
 async function run(name, fn) {
@@ -85,3 +87,19 @@ await run("unknown_model", async () => {
   await client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] });
   return {};
 });
+
+if (audio) {
+  await run("transcription", async () => {
+    const r = await client.audio.transcriptions.create({
+      file: fs.createReadStream(audio),
+      model: "whisper-1",
+      response_format: "verbose_json",
+      timestamp_granularities: ["segment"],
+    });
+    return { text: r.text, duration: r.duration, segments: r.segments?.length ?? 0, language: r.language };
+  });
+  await run("transcription_text", async () => {
+    const r = await client.audio.transcriptions.create({ file: fs.createReadStream(audio), model: "whisper-1", response_format: "text" });
+    return { type: typeof r, text: String(r) };
+  });
+}

@@ -18,8 +18,9 @@ import (
 )
 
 // TestOpenAISDK drives the node's OpenAI-compatible API with OpenAI's own
-// JavaScript SDK (interop/openai-client.mjs), unmodified, on a real engine
-// with a random-weight model from the node's registry.
+// JavaScript SDK (interop/openai-client.mjs), unmodified: chat on a real
+// engine with a random-weight model from the node's registry, and
+// transcription on the real Whisper engine with the oracle's model.
 func TestOpenAISDK(t *testing.T) {
 	dir, err := interop.Dir(filepath.Join("..", "interop"))
 	if err != nil {
@@ -41,11 +42,11 @@ func TestOpenAISDK(t *testing.T) {
 	}
 	eng := llm.New(llm.Options{Threads: 1, ContextSize: 1024, Resolve: reg.Path})
 	t.Cleanup(eng.Close)
-	n := startNode(t, Config{Generator: eng, Models: reg})
+	n := startNode(t, Config{Generator: eng, Models: reg, Speech: speechService(t), DefaultSpeechModel: "tiny", SpeechDefaults: quickDecoding})
 
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(cctx, "node", "openai-client.mjs", n.URL()+"/v1", "tiny")
+	cmd := exec.CommandContext(cctx, "node", "openai-client.mjs", n.URL()+"/v1", "tiny", filepath.Join(oracleDir(t), "audio.wav"))
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -62,7 +63,7 @@ func TestOpenAISDK(t *testing.T) {
 		}
 		got[line["case"].(string)] = line
 	}
-	for _, c := range []string{"models", "chat", "stream", "json_schema"} {
+	for _, c := range []string{"models", "chat", "stream", "json_schema", "transcription", "transcription_text"} {
 		if e, ok := got[c]["error"]; ok || got[c] == nil {
 			t.Errorf("%s: the SDK failed: %v (status %v)", c, e, got[c]["status"])
 		}
@@ -94,6 +95,14 @@ func TestOpenAISDK(t *testing.T) {
 		t.Errorf("json_schema finished by %v: %v", js["finish"], js)
 	} else if err := llm.ValidateJSON(json.RawMessage(schema), []byte(content)); err != nil {
 		t.Errorf("json_schema output %q: %v", content, err)
+	}
+	// The oracle clip is 3 s; random weights make its text whatever they
+	// make, but the SDK must parse the verbose form and the plain text.
+	if tr := got["transcription"]; tr["duration"] != float64(3) || tr["segments"].(float64) < 1 || tr["text"] == nil {
+		t.Errorf("transcription: %v", tr)
+	}
+	if tt := got["transcription_text"]; tt["type"] != "string" || strings.TrimSpace(tt["text"].(string)) != strings.TrimSpace(got["transcription"]["text"].(string)) {
+		t.Errorf("text transcription %v differs from the verbose one %v", tt, got["transcription"])
 	}
 	// An unknown model is the SDK's NotFoundError, with our message.
 	if um := got["unknown_model"]; um["status"] != float64(404) || !strings.Contains(um["error"].(string), "no-such-model") {
