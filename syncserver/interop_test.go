@@ -1,12 +1,8 @@
 package syncserver
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/hex"
-	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -34,64 +30,30 @@ func interopDir(t *testing.T) string {
 	return dir
 }
 
-// jsClient is an automerge-repo client in a node process (interop/client.mjs).
+// jsClient is interop's automerge-repo client, failing the test on error.
 type jsClient struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	lines  chan string
-	stderr *bytes.Buffer
+	t *testing.T
+	c *interop.RepoClient
 }
 
 func startJS(t *testing.T, dir, url string) *jsClient {
 	t.Helper()
-	cmd := exec.Command("node", "client.mjs", url)
-	cmd.Dir = dir
-	in, err := cmd.StdinPipe()
+	c, err := interop.StartRepoClient(dir, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &jsClient{t: t, cmd: cmd, in: in, lines: make(chan string, 16), stderr: &bytes.Buffer{}}
-	cmd.Stderr = c.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-		close(c.lines)
-	}()
-	t.Cleanup(func() {
-		in.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return c
+	t.Cleanup(func() { c.Close() })
+	return &jsClient{t, c}
 }
 
 // do sends one command and returns its one-line reply.
 func (c *jsClient) do(cmd string, timeout time.Duration) string {
 	c.t.Helper()
-	if _, err := fmt.Fprintln(c.in, cmd); err != nil {
-		c.t.Fatalf("js %q: %v\nstderr: %s", cmd, err, c.stderr)
+	reply, err := c.c.Do(cmd, timeout)
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	select {
-	case l, ok := <-c.lines:
-		if !ok {
-			c.t.Fatalf("js %q: the client exited\nstderr: %s", cmd, c.stderr)
-		}
-		return l
-	case <-time.After(timeout):
-		c.t.Fatalf("js %q: no answer within %v\nstderr: %s", cmd, timeout, c.stderr)
-	}
-	return ""
+	return reply
 }
 
 func startServer(t *testing.T) *Server {
