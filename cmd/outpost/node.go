@@ -163,10 +163,43 @@ func parseBytes(s string) (int64, error) {
 	return int64(v * mult), nil
 }
 
+// newLogger returns the process's logger and makes it the default too,
+// for the libraries that log through slog's default logger (ollama's ggml
+// backend, llama.cpp's callback): their lines come out in the same format,
+// with their chatter (CPU features, layer placement) demoted to debug.
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToLower(level))); err != nil {
 		return nil, fmt.Errorf("bad -log-level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})
+	slog.SetDefault(slog.New(libraryHandler{h}))
+	return slog.New(h), nil
+}
+
+// libraryHandler logs what libraries call information as debug.
+type libraryHandler struct{ slog.Handler }
+
+func (h libraryHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(ctx, demote(l))
+}
+
+func (h libraryHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = demote(r.Level)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h libraryHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return libraryHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h libraryHandler) WithGroup(name string) slog.Handler {
+	return libraryHandler{h.Handler.WithGroup(name)}
+}
+
+func demote(l slog.Level) slog.Level {
+	if l == slog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return l
 }

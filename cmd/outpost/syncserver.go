@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/outposthq/outpost/syncserver"
 )
@@ -20,18 +19,21 @@ func runSyncServer(ctx context.Context, args []string, stdout, stderr io.Writer)
 	cert := fs.String("tls-cert", "", "TLS certificate (PEM); with --tls-key the server speaks wss://")
 	key := fs.String("tls-key", "", "TLS private key (PEM)")
 	name := fs.String("name", "syncserver", "name announced to nodes")
-	verbose := fs.Bool("v", false, "log connection events")
+	logLevel := fs.String("log-level", "warn", "debug, info (connection events), warn or error")
+	verbose := fs.Bool("v", false, "log connection events (--log-level info)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *data == "" {
 		return errors.New("syncserver: --data is required")
 	}
-	level := slog.LevelWarn
 	if *verbose {
-		level = slog.LevelInfo
+		*logLevel = "info"
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
 	srv, err := syncserver.Open(syncserver.Config{
 		Data: *data, Listen: *listen, TLSCert: *cert, TLSKey: *key, Name: *name, Logger: log,
 	})
