@@ -263,7 +263,11 @@ func TestProcessesConverge(t *testing.T) {
 	names := []string{"a", "b", "c"}
 	edits, nodeKills, serverKills := 0, 0, 0
 	defer func() { t.Logf("%d edits acknowledged, %d node kills, %d server kills", edits, nodeKills, serverKills) }()
-	for step := 0; step < 60; step++ {
+	steps := 60
+	if s := os.Getenv("OUTPOST_SYNCTEST_STEPS"); s != "" {
+		fmt.Sscan(s, &steps) // longer runs for exploring, by hand
+	}
+	for step := 0; step < steps; step++ {
 		switch r := rng.IntN(100); {
 		case r < 80:
 			n := names[rng.IntN(3)]

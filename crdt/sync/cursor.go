@@ -144,6 +144,7 @@ func (e *Engine) scanPage(p *peer, sc *scan) {
 	}
 	if len(metas) < e.cfg.ScanPage {
 		sc.done = true
+		p.scanned[sc.coll] = true
 	}
 }
 

@@ -316,7 +316,12 @@ func (e *Engine) DocChanged(m Meta) {
 			}
 			e.markDirty(s)
 		}
-		if !p.scanning(m.Collection) && m.Seq > p.cursorDue[m.Collection] {
+		// The change is offered, and so is everything before it once this
+		// connection's scan of the collection is complete. Before the
+		// scan (the peer's outpost-since not yet here) or during it, a
+		// cursor would cover documents not offered yet, and the peer
+		// would never ask for them again.
+		if p.scanned[m.Collection] && !p.scanning(m.Collection) && m.Seq > p.cursorDue[m.Collection] {
 			p.cursorDue[m.Collection] = m.Seq
 		}
 	}

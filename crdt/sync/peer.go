@@ -22,6 +22,10 @@ type peer struct {
 	paused    bool
 	// cursorDue holds cursors to announce after this round's messages.
 	cursorDue map[string]uint64
+	// scanned are the collections whose scan (cursor.go) ran to its end on
+	// this connection: every document changed since the peer's cursor has
+	// been offered, so a local change may move the announced cursor on.
+	scanned map[string]bool
 	// cursorWaits are cursors the peer announced that we may persist once
 	// the documents they cover are in sync.
 	cursorWaits []*cursorWait
@@ -45,6 +49,7 @@ func newPeer(info PeerInfo) *peer {
 		id:        info.ID,
 		sessions:  map[string]*session{},
 		cursorDue: map[string]uint64{},
+		scanned:   map[string]bool{},
 		rejected:  map[string]bool{},
 		declined:  map[string]bool{},
 		missing:   map[string]bool{},
