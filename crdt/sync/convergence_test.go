@@ -15,8 +15,10 @@ import (
 )
 
 var (
-	seedFlag  = flag.Uint64("seed", 0, "run TestConvergence with this seed only")
-	seedsFlag = flag.Int("seeds", 48, "number of seeds TestConvergence runs")
+	seedFlag   = flag.Uint64("seed", 0, "run TestConvergence with this seed only")
+	seedsFlag  = flag.Int("seeds", 48, "number of seeds TestConvergence runs")
+	fromFlag   = flag.Uint64("seeds-from", 1, "first seed TestConvergence runs")
+	roundsFlag = flag.Int("rounds", 400, "rounds of random steps per TestConvergence seed")
 )
 
 // regressionSeeds failed once, beyond the seeds run by default, and run
@@ -36,13 +38,13 @@ func TestConvergence(t *testing.T) {
 	if *seedFlag != 0 {
 		seeds = append(seeds, *seedFlag)
 	} else {
-		for s := uint64(1); s <= uint64(*seedsFlag); s++ {
+		for s := *fromFlag; s < *fromFlag+uint64(*seedsFlag); s++ {
 			seeds = append(seeds, s)
 		}
 		seeds = append(seeds, regressionSeeds...)
 	}
 	for _, seed := range seeds {
-		if err := runConvergence(seed, 400); err != nil {
+		if err := runConvergence(seed, *roundsFlag); err != nil {
 			t.Errorf("seed %d: %v\nreproduce: go test ./crdt/sync -run TestConvergence -seed %d -v", seed, err, seed)
 		}
 	}
