@@ -387,6 +387,8 @@ func TestBadRequests(t *testing.T) {
 		{"schema not JSON", Request{Model: tinyModel, Prompt: "x", JSONSchema: json.RawMessage(`{`)}},
 		{"schema not object", Request{Model: tinyModel, Prompt: "x", JSONSchema: json.RawMessage(`[1]`)}},
 		{"schema with $ref", Request{Model: tinyModel, Prompt: "x", JSONSchema: json.RawMessage(`{"$ref":"#/x"}`)}},
+		{"schema nested too deep", Request{Model: tinyModel, Prompt: "x", JSONSchema: json.RawMessage(
+			strings.Repeat(`{"type":"array","items":`, 40) + `{"type":"string"}` + strings.Repeat(`}`, 40))}},
 		{"prompt longer than context", Request{Model: tinyModel, Prompt: long}},
 	}
 	for _, tc := range tests {

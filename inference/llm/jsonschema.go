@@ -46,10 +46,37 @@ func checkSchema(schema []byte) error {
 	if _, ok := s.(map[string]any); !ok {
 		return errors.New("must be a JSON object")
 	}
+	// llama.cpp's converter names each rule after its whole path, so the
+	// grammar grows with the square of the nesting: a deep schema costs
+	// seconds and megabytes before it fails. Real schemas are shallow.
+	if d := jsonDepth(s); d > maxSchemaDepth {
+		return fmt.Errorf("nested %d levels deep (at most %d)", d, maxSchemaDepth)
+	}
 	if bytes.Contains(schema, []byte(`"$ref"`)) {
 		return errors.New("$ref is not supported")
 	}
 	return nil
+}
+
+// maxSchemaDepth bounds the JSON nesting of a schema (checkSchema).
+const maxSchemaDepth = 32
+
+// jsonDepth is the nesting depth of a decoded JSON value: 0 for a scalar.
+func jsonDepth(v any) int {
+	d := 0
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			d = max(d, jsonDepth(e))
+		}
+	case []any:
+		for _, e := range x {
+			d = max(d, jsonDepth(e))
+		}
+	default:
+		return 0
+	}
+	return d + 1
 }
 
 func validate(schema, v any, path string) error {
