@@ -104,6 +104,7 @@ func (e *Engine) scanPage(p *peer, sc *scan) {
 	// about to be sent can be prepared in parallel.
 	sessions := make([]*session, len(metas))
 	var whole []string
+	stopped := false
 	for i, m := range metas {
 		d := e.track(m)
 		if (d.known && !p.allowed(d.meta.Collection)) || p.excluded(m.ID) {
@@ -111,7 +112,11 @@ func (e *Engine) scanPage(p *peer, sc *scan) {
 		}
 		s, err := e.session(d, p)
 		if err != nil {
-			continue
+			// The store failed to read its sync state: offer nothing
+			// from here on, so that the cursor stops short of it and the
+			// next connection scans it again.
+			metas, sessions, stopped = metas[:i], sessions[:i], true
+			break
 		}
 		sessions[i] = s
 		if sc.empty && s.fresh && !s.heard && s.ss == nil && !s.dirty {
@@ -142,7 +147,9 @@ func (e *Engine) scanPage(p *peer, sc *scan) {
 	if sc.after > p.cursorDue[sc.coll] {
 		p.cursorDue[sc.coll] = sc.after
 	}
-	if len(metas) < e.cfg.ScanPage {
+	if stopped {
+		sc.done = true
+	} else if len(metas) < e.cfg.ScanPage {
 		sc.done = true
 		p.scanned[sc.coll] = true
 	}

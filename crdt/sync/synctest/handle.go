@@ -8,24 +8,26 @@ import (
 
 // Handle runs one scenario command. Each command is in its own file:
 // add-node, add-peer, change, deliver, process-ready, partition, restart,
-// stabilize, tick, heads, show, find, send, no-changelog, status.
+// stabilize, tick, heads, show, find, send, no-changelog, fail-sync-state,
+// status.
 func (env *Env) Handle(c *Cmd) (string, error) {
 	h, ok := map[string]func(*Cmd) (string, error){
-		"add-node":      env.cmdAddNode,
-		"add-peer":      env.cmdAddPeer,
-		"change":        env.cmdChange,
-		"deliver":       env.cmdDeliver,
-		"process-ready": env.cmdProcessReady,
-		"partition":     env.cmdPartition,
-		"restart":       env.cmdRestart,
-		"stabilize":     env.cmdStabilize,
-		"tick":          env.cmdTick,
-		"heads":         env.cmdHeads,
-		"show":          env.cmdShow,
-		"find":          env.cmdFind,
-		"send":          env.cmdSend,
-		"no-changelog":  env.cmdNoChangeLog,
-		"status":        env.cmdStatus,
+		"add-node":        env.cmdAddNode,
+		"add-peer":        env.cmdAddPeer,
+		"change":          env.cmdChange,
+		"deliver":         env.cmdDeliver,
+		"process-ready":   env.cmdProcessReady,
+		"partition":       env.cmdPartition,
+		"restart":         env.cmdRestart,
+		"stabilize":       env.cmdStabilize,
+		"tick":            env.cmdTick,
+		"heads":           env.cmdHeads,
+		"show":            env.cmdShow,
+		"find":            env.cmdFind,
+		"send":            env.cmdSend,
+		"no-changelog":    env.cmdNoChangeLog,
+		"fail-sync-state": env.cmdFailSyncState,
+		"status":          env.cmdStatus,
 	}[c.Name]
 	if !ok {
 		return "", fmt.Errorf("unknown command %q", c.Name)

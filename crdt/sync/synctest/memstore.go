@@ -24,6 +24,8 @@ type MemStore struct {
 		subs    map[int]func(sync.Meta)
 		nextSub int
 		noLog   bool
+		// failStates: documents whose sync states fail to read.
+		failStates map[string]bool
 	}
 	actor string
 	// Appends counts DocChange.Append writes that found their base.
@@ -136,6 +138,17 @@ func (s *MemStore) DocBytes(id string) ([]byte, error) {
 	return d.doc.Save(), nil
 }
 
+// FailSyncStates makes reading document id's sync states fail (fail) or
+// work again.
+func (s *MemStore) FailSyncStates(id string, fail bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.failStates == nil {
+		s.mu.failStates = map[string]bool{}
+	}
+	s.mu.failStates[id] = fail
+}
+
 // DisableChangeLog makes ChangesSince always answer "not certain", as a
 // store whose log was folded into snapshots would, so that every exchange
 // takes the general path.
@@ -149,6 +162,9 @@ func (s *MemStore) DisableChangeLog() {
 func (s *MemStore) SyncState(peer, id string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.mu.failStates[id] {
+		return nil, fmt.Errorf("synctest: reading the sync state of %s fails", id)
+	}
 	b, ok := s.mu.states[[2]string{peer, id}]
 	if !ok {
 		return nil, sync.ErrNotFound
