@@ -68,6 +68,20 @@ func (c *RepoClient) Do(command string, timeout time.Duration) (string, error) {
 	}
 }
 
+// Create has the client create a document with content (a JSON object)
+// and returns its automerge: URL.
+func (c *RepoClient) Create(content string, timeout time.Duration) (string, error) {
+	reply, err := c.Do("create "+content, timeout)
+	if err != nil {
+		return "", err
+	}
+	url, ok := strings.CutPrefix(reply, "url ")
+	if !ok {
+		return "", fmt.Errorf("js create: %s", reply)
+	}
+	return url, nil
+}
+
 // Close stops the client's process.
 func (c *RepoClient) Close() error {
 	c.in.Close()

@@ -41,10 +41,9 @@ func TestAutomergeRepoClientSyncsWithNode(t *testing.T) {
 		return reply
 	}
 
-	reply := do1(`create {"type":"note","body":"Fever since Monday."}`)
-	docURL, ok := strings.CutPrefix(reply, "url ")
-	if !ok {
-		t.Fatalf("create: %s", reply)
+	docURL, err := js.Create(`{"type":"note","body":"Fever since Monday."}`, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
 	id, err := crdt.ParseDocID(docURL)
 	if err != nil {

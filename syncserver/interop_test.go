@@ -155,10 +155,9 @@ func TestInteropJS(t *testing.T) {
 
 	// A document created in JavaScript reaches the Go node through the
 	// server, filed under the JS token's only collection.
-	reply := js.do(`create {"title":"from js","count":1}`, 30*time.Second)
-	docURL, ok := strings.CutPrefix(reply, "url ")
-	if !ok {
-		t.Fatalf("create: %s", reply)
+	docURL, err := js.c.Create(`{"title":"from js","count":1}`, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
 	id, err := crdt.ParseDocID(docURL)
 	if err != nil {
