@@ -2,8 +2,12 @@
 // API: node openai-client.mjs BASE_URL MODEL [AUDIO_FILE]. Each call prints
 // one JSON line {"case", ...what the SDK returned}; an SDK error prints
 // {"case", "error", "status"}.
+import { File } from "node:buffer";
 import fs from "node:fs";
 import OpenAI from "openai";
+
+// Node 18 (Debian 12's) has no global File, which the SDK's uploads need.
+globalThis.File ??= File;
 
 const [baseURL, model, audio] = process.argv.slice(2);
 const client = new OpenAI({ baseURL, apiKey: "outpost-needs-no-key", maxRetries: 0 });

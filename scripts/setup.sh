@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 
 # Build: llama.cpp (through github.com/ollama/ollama/llama) needs these headers.
 packages=(nlohmann-json3-dev libstb-dev)
-# Tests: the sync interop test and benchmark run the real automerge-repo
-# JavaScript client under Node.js (npm installs it from interop/package-lock.json).
+# Tests: the interop tests and the sync benchmark run real automerge-repo
+# clients and OpenAI's SDK under Node.js (npm installs them from interop/package-lock.json).
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 # Tests: web/'s browser tests drive a real headless Chromium (chromedp); any
 # Chrome-family browser already on PATH will do.
