@@ -286,6 +286,7 @@ func (v *Verifier) check(ctx context.Context, kind byte, key [16]byte, base *aut
 	if len(heads) == 0 {
 		mode = baseFull
 	}
+	deaths := 0
 	for attempt := 0; ; attempt++ {
 		if s.w == nil {
 			w, err := startWorker(v.exe)
@@ -297,11 +298,18 @@ func (v *Verifier) check(ctx context.Context, kind byte, key [16]byte, base *aut
 		req := encodeRequest(kind, key, mode, heads, baseBytes, data)
 		verdict, msg, err := s.w.do(ctx, req)
 		if err != nil {
-			// The worker died or hung: the input is what killed it.
 			s.w.stop()
 			s.w = nil
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			// The worker died. The input may have killed it, or something
+			// else did (the OOM killer, an operator) while it sat idle:
+			// a fresh worker tries the same bytes once more, and only a
+			// second death is the input's.
+			if deaths++; deaths < 2 {
+				attempt--
+				continue
 			}
 			return fmt.Errorf("%w: input crashed the automerge parser", ErrRejected)
 		}

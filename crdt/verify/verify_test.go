@@ -125,3 +125,33 @@ func TestStartThenVet(t *testing.T) {
 		t.Fatalf("a started worker refused a good document: %v", err)
 	}
 }
+
+// TestWorkerKilledWhileIdle: a worker that died between requests (the OOM
+// killer, an operator) is replaced, and the next bytes are vetted, not
+// refused as if they had crashed it.
+func TestWorkerKilledWhileIdle(t *testing.T) {
+	v, err := New(Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := v.slots[0].w
+	if err := w.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	w.cmd.Process.Wait() // dead before the next request
+	d := automerge.New()
+	if err := d.RootMap().Set("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Chunks(context.Background(), [16]byte{1}, nil, d.Save()); err != nil {
+		t.Fatalf("good bytes after the worker was killed: %v", err)
+	}
+	// Bytes that do crash it are still refused.
+	if err := v.Chunks(context.Background(), [16]byte{1}, nil, frame(0, crasherContents)); !errors.Is(err, ErrRejected) {
+		t.Fatalf("crasher after a restart: %v", err)
+	}
+}
