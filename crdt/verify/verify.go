@@ -8,7 +8,9 @@
 // could therefore crash a node, and crash it again after every restart by
 // resending the same message. So bytes from outside are first parsed by a
 // worker process (this same executable, re-run with an environment flag);
-// if the worker dies, the bytes are rejected and a new worker is started.
+// if the worker dies, a new one tries the bytes once more, and if that one
+// dies too they are rejected (a worker killed while idle must not get good
+// bytes refused).
 //
 // Some of those panics depend on the document the bytes are applied to, not
 // only on the bytes, so the worker applies them to a copy of the caller's
