@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/automerge/automerge-go"
 )
@@ -201,8 +202,9 @@ func sameHeads(a, b []automerge.ChangeHash) bool {
 // Documents are routed to workers by key, so a document's cached copy
 // stays with one worker.
 type Verifier struct {
-	exe   string
-	slots []*slot
+	exe     string
+	slots   []*slot
+	timeout time.Duration
 }
 
 type slot struct {
@@ -217,6 +219,11 @@ type Options struct {
 	Workers int
 	// Executable is the binary to run as a worker; default os.Executable().
 	Executable string
+	// Timeout bounds one check, plus 2 s for every MiB of input
+	// (default 30 s). Bytes that keep a worker busy longer are refused:
+	// the sync loop waits on the check, so one peer's slow document must
+	// not stall everyone's sync.
+	Timeout time.Duration
 }
 
 // New returns a Verifier; workers start on first use.
@@ -231,7 +238,10 @@ func New(opts Options) (*Verifier, error) {
 		}
 		opts.Executable = exe
 	}
-	v := &Verifier{exe: opts.Executable, slots: make([]*slot, opts.Workers)}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	v := &Verifier{exe: opts.Executable, slots: make([]*slot, opts.Workers), timeout: opts.Timeout}
 	for i := range v.slots {
 		v.slots[i] = &slot{}
 	}
@@ -281,6 +291,10 @@ func (v *Verifier) check(ctx context.Context, kind byte, key [16]byte, base *aut
 	s := v.slots[int(binary.LittleEndian.Uint32(key[:4]))%len(v.slots)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	limit := v.timeout + time.Duration(len(data)>>20)*2*time.Second
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	if s.closed {
 		return errors.New("verify: closed")
 	}
@@ -302,8 +316,11 @@ func (v *Verifier) check(ctx context.Context, kind byte, key [16]byte, base *aut
 		if err != nil {
 			s.w.stop()
 			s.w = nil
+			if parent.Err() != nil {
+				return parent.Err()
+			}
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return fmt.Errorf("%w: vetting took longer than %v", ErrRejected, limit)
 			}
 			// The worker died. The input may have killed it, or something
 			// else did (the OOM killer, an operator) while it sat idle:

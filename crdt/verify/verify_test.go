@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/automerge/automerge-go"
 )
@@ -153,5 +155,33 @@ func TestWorkerKilledWhileIdle(t *testing.T) {
 	// Bytes that do crash it are still refused.
 	if err := v.Chunks(context.Background(), [16]byte{1}, nil, frame(0, crasherContents)); !errors.Is(err, ErrRejected) {
 		t.Fatalf("crasher after a restart: %v", err)
+	}
+}
+
+// TestTimeout: bytes that keep a worker busy past the limit are refused,
+// and the worker is replaced.
+func TestTimeout(t *testing.T) {
+	v, err := New(Options{Workers: 1, Timeout: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	d := automerge.New()
+	if err := d.RootMap().Set("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	err = v.Chunks(context.Background(), [16]byte{1}, nil, d.Save())
+	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("err = %v, want a refusal for taking too long", err)
+	}
+	v.timeout = time.Minute
+	if err := v.Chunks(context.Background(), [16]byte{1}, nil, d.Save()); err != nil {
+		t.Fatalf("after the timeout: %v", err)
+	}
+	// The caller's own cancellation is not a refusal.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := v.Chunks(ctx, [16]byte{1}, nil, d.Save()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
 	}
 }
