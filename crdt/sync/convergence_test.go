@@ -86,8 +86,12 @@ func runConvergence(seed uint64, rounds int) error {
 		}
 		w.docs[fmt.Sprintf("d%d", i)] = c
 	}
+	// Odd seeds have the server and c vet what they receive, as a server
+	// vets nodes with tokens: honest bytes always pass, but the vetting
+	// paths (forward.go's hot documents taking the general path) run.
+	vet := seed%2 == 1
 	for _, n := range []string{"server", "a", "b", "c", "d"} {
-		if _, err := w.env.AddNode(n, w.colls[n], false); err != nil {
+		if _, err := w.env.AddNodeWith(n, w.colls[n], func(nd *synctest.Node) { nd.Vet = vet && (n == "server" || n == "c") }); err != nil {
 			return err
 		}
 	}
