@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"syscall"
 )
 
 // Dir returns the interop directory with its npm dependencies installed,
@@ -48,14 +47,11 @@ func Dir(dir string) (string, error) {
 	if _, err := exec.LookPath("node"); err != nil {
 		return "", errors.New("interop: the JavaScript clients need Node.js (node) on PATH; `make setup` installs it")
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := lockInstall(dir)
 	if err != nil {
 		return "", err
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", fmt.Errorf("interop: lock %s: %w", lock.Name(), err)
-	}
+	defer unlock()
 	missing, err := missingDeps(dir)
 	if err != nil || len(missing) == 0 {
 		return dir, err
