@@ -2,21 +2,15 @@ package node
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
-	"github.com/outposthq/outpost/inference/randllama"
 	"github.com/outposthq/outpost/inference/registry"
 )
 
 // TestDefaultModel checks which model a request that names none gets.
 func TestDefaultModel(t *testing.T) {
 	ctx := context.Background()
-	cfg, _ := randllama.Preset("tiny")
-	src := filepath.Join(t.TempDir(), "tiny.gguf")
-	if err := randllama.WriteFile(src, cfg); err != nil {
-		t.Fatal(err)
-	}
+	src := tinyModel(t)
 	reg, err := registry.Open(t.TempDir(), registry.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/outposthq/outpost/inference/llm"
-	"github.com/outposthq/outpost/inference/randllama"
 	"github.com/outposthq/outpost/inference/registry"
 	"github.com/outposthq/outpost/interop"
 )
@@ -27,12 +26,7 @@ func TestOpenAISDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	cfg, _ := randllama.Preset("tiny")
-	cfg.Seed = 11
-	src := filepath.Join(t.TempDir(), "tiny.gguf")
-	if err := randllama.WriteFile(src, cfg); err != nil {
-		t.Fatal(err)
-	}
+	src := tinyModel(t)
 	reg, err := registry.Open(t.TempDir(), registry.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -13,9 +13,9 @@ import (
 	"github.com/outposthq/outpost/inference/randllama"
 )
 
-// realEngine is the llama.cpp engine over a tiny random-weight model that
-// the test generates; requests name the model "tiny".
-func realEngine(t *testing.T) *llm.Engine {
+// tinyModel writes a tiny random-weight llama model for the test and
+// returns its path.
+func tinyModel(t *testing.T) string {
 	t.Helper()
 	cfg, err := randllama.Preset("tiny")
 	if err != nil {
@@ -26,6 +26,14 @@ func realEngine(t *testing.T) *llm.Engine {
 	if err := randllama.WriteFile(path, cfg); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// realEngine is the llama.cpp engine over a tiny random-weight model that
+// the test generates; requests name the model "tiny".
+func realEngine(t *testing.T) *llm.Engine {
+	t.Helper()
+	path := tinyModel(t)
 	e := llm.New(llm.Options{Threads: 1, ContextSize: 1024, Resolve: func(name string) (string, error) {
 		if name != "tiny" {
 			return "", &apiError{http.StatusNotFound, "no model " + name}
