@@ -195,21 +195,5 @@ func sameStoreHeads(t *testing.T, a, b *crdt.Store, id crdt.DocID) bool {
 	if err != nil {
 		return false
 	}
-	return sameHeadSet(ma.Heads, mb.Heads)
-}
-
-func sameHeadSet(a, b []automerge.ChangeHash) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, x := range a {
-		found := false
-		for _, y := range b {
-			found = found || x == y
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
+	return crdt.SameHeads(ma.Heads, mb.Heads)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/automerge/automerge-go"
+	"github.com/outposthq/outpost/crdt"
 	"github.com/outposthq/outpost/crdt/sync"
 	"github.com/outposthq/outpost/crdt/sync/synctest"
 	"github.com/outposthq/outpost/crdt/verify"
@@ -214,7 +215,7 @@ func FuzzForwardMessage(f *testing.F) {
 					t.Fatalf("document lost change %s", h)
 				}
 			}
-			if !sameStoredHeads(d.Heads(), m.Heads) {
+			if !crdt.SameHeads(d.Heads(), m.Heads) {
 				t.Fatalf("stored heads %v, document says %v", m.Heads, d.Heads())
 			}
 			v, err := d.RootMap().Get("title")
@@ -223,20 +224,4 @@ func FuzzForwardMessage(f *testing.F) {
 			}
 		})
 	})
-}
-
-func sameStoredHeads(a, b []automerge.ChangeHash) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, x := range a {
-		found := false
-		for _, y := range b {
-			found = found || x == y
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
 }
