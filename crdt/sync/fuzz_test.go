@@ -66,20 +66,27 @@ func FuzzSyncMessage(f *testing.F) {
 				break
 			}
 		}
-		store.View(id, func(d *automerge.Doc, m sync.Meta) {
-			if d == nil {
-				t.Fatal("document lost")
+		checkIntact(t, store, id, before)
+	})
+}
+
+// checkIntact fails t unless the stored document still holds every change
+// of before and its title is still a string.
+func checkIntact(t *testing.T, store *synctest.MemStore, id string, before sync.Meta) {
+	t.Helper()
+	store.View(id, func(d *automerge.Doc, m sync.Meta) {
+		if d == nil {
+			t.Fatal("document lost")
+		}
+		for _, h := range before.Heads {
+			if _, err := d.Change(h); err != nil {
+				t.Fatalf("document lost change %s", h)
 			}
-			for _, h := range before.Heads {
-				if _, err := d.Change(h); err != nil {
-					t.Fatalf("document lost change %s", h)
-				}
-			}
-			v, err := d.RootMap().Get("title")
-			if err != nil || v.Kind() != automerge.KindStr {
-				t.Fatalf("title changed kind: %v %v", v, err)
-			}
-		})
+		}
+		v, err := d.RootMap().Get("title")
+		if err != nil || v.Kind() != automerge.KindStr {
+			t.Fatalf("title changed kind: %v %v", v, err)
+		}
 	})
 }
 
@@ -206,21 +213,10 @@ func FuzzForwardMessage(f *testing.F) {
 				break
 			}
 		}
+		checkIntact(t, store, id, before)
 		store.View(id, func(d *automerge.Doc, m sync.Meta) {
-			if d == nil {
-				t.Fatal("document lost")
-			}
-			for _, h := range before.Heads {
-				if _, err := d.Change(h); err != nil {
-					t.Fatalf("document lost change %s", h)
-				}
-			}
 			if !crdt.SameHeads(d.Heads(), m.Heads) {
 				t.Fatalf("stored heads %v, document says %v", m.Heads, d.Heads())
-			}
-			v, err := d.RootMap().Get("title")
-			if err != nil || v.Kind() != automerge.KindStr {
-				t.Fatalf("title changed kind: %v %v", v, err)
 			}
 		})
 	})
