@@ -364,17 +364,9 @@ func (s *Store) Meta(ctx context.Context, id DocID) (Meta, error) {
 }
 
 func (s *Store) readMeta(id DocID) (Meta, error) {
-	raw, closer, err := s.db.Get(metaKey(id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return Meta{}, fmt.Errorf("document %s: %w", id, ErrNotFound)
-	}
+	m, err := s.diskMeta(id)
 	if err != nil {
 		return Meta{}, err
-	}
-	defer closer.Close()
-	m, err := decodeMeta(raw)
-	if err != nil {
-		return Meta{}, fmt.Errorf("crdt: document %s: %w", id, err)
 	}
 	h := handle{id: id, meta: m}
 	return h.publicMeta(), nil
