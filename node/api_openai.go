@@ -37,6 +37,7 @@ type chatRequest struct {
 	Seed                *int64          `json:"seed"`
 	Stop                json.RawMessage `json:"stop"`
 	Stream              bool            `json:"stream"`
+	IgnoreEOS           bool            `json:"ignore_eos"` // llama.cpp server's extension, for throughput tests
 	ResponseFormat      *struct {
 		Type       string `json:"type"`
 		JSONSchema *struct {
@@ -118,6 +119,7 @@ func (r *chatRequest) toLLM() (llm.Request, error) {
 	if r.Seed != nil {
 		req.Seed = *r.Seed
 	}
+	req.IgnoreEOS = r.IgnoreEOS
 	if len(r.Stop) > 0 && string(r.Stop) != "null" {
 		var one string
 		if err := json.Unmarshal(r.Stop, &one); err == nil {

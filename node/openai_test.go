@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -134,6 +135,25 @@ func TestChatCompletionsRealEngine(t *testing.T) {
 	}
 	if u, ok := chunks[len(chunks)-1]["usage"].(map[string]any); !ok || len(chunks[len(chunks)-1]["choices"].([]any)) != 0 || u["completion_tokens"].(float64) < 1 {
 		t.Fatalf("usage chunk = %v", chunks[len(chunks)-1])
+	}
+
+	// ignore_eos (llama.cpp server's extension): a request the random model
+	// ends early at its end token runs to max_tokens with it.
+	early := ""
+	for seed := 1; seed <= 40 && early == ""; seed++ {
+		body := fmt.Sprintf(`{"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 200, "temperature": 50, "seed": %d`, seed)
+		r := do(t, "POST", url, "application/json", body+"}")
+		if r.status == 200 && r.body["usage"].(map[string]any)["completion_tokens"].(float64) < 200 {
+			early = body
+		}
+	}
+	if early == "" {
+		t.Fatal("no seed ended early: cannot check ignore_eos")
+	}
+	r = do(t, "POST", url, "application/json", early+`, "ignore_eos": true}`)
+	if r.status != 200 || r.body["usage"].(map[string]any)["completion_tokens"].(float64) != 200 ||
+		r.body["choices"].([]any)[0].(map[string]any)["finish_reason"] != "length" {
+		t.Errorf("ignore_eos: %d %s", r.status, r.raw)
 	}
 
 	for _, tt := range []struct{ body, want string }{

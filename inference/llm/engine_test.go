@@ -390,6 +390,7 @@ func TestBadRequests(t *testing.T) {
 		{"schema nested too deep", Request{Model: tinyModel, Prompt: "x", JSONSchema: json.RawMessage(
 			strings.Repeat(`{"type":"array","items":`, 40) + `{"type":"string"}` + strings.Repeat(`}`, 40))}},
 		{"prompt longer than context", Request{Model: tinyModel, Prompt: long}},
+		{"ignore_eos with schema", Request{Model: tinyModel, Prompt: "x", IgnoreEOS: true, JSONSchema: json.RawMessage(`{"type":"object"}`)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -397,6 +398,43 @@ func TestBadRequests(t *testing.T) {
 				t.Errorf("err = %v, want ErrBadRequest", err)
 			}
 		})
+	}
+}
+
+// TestIgnoreEOS finds requests that the random model ends early with its
+// end token, then checks that the same requests with IgnoreEOS run to
+// MaxTokens.
+func TestIgnoreEOS(t *testing.T) {
+	e := newEngine(t, Options{})
+	ctx := context.Background()
+	const maxTokens = 200
+	// A hot temperature over the tiny vocabulary makes the end token likely
+	// within a few hundred tokens.
+	req := Request{Model: tinyModel, Prompt: "The patient", MaxTokens: maxTokens, Temperature: 50}
+	var ended []int64
+	for seed := int64(1); seed <= 40 && len(ended) < 3; seed++ {
+		req.Seed = seed
+		resp, err := e.Generate(ctx, req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.FinishReason == "stop" && resp.CompletionTokens < maxTokens {
+			ended = append(ended, seed)
+		}
+	}
+	if len(ended) == 0 {
+		t.Fatal("no seed ended early: the test cannot tell whether IgnoreEOS works")
+	}
+	req.IgnoreEOS = true
+	for _, seed := range ended {
+		req.Seed = seed
+		resp, err := e.Generate(ctx, req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.CompletionTokens != maxTokens || resp.FinishReason != "length" {
+			t.Errorf("seed %d with IgnoreEOS: %d tokens, finish %q; want %d, length", seed, resp.CompletionTokens, resp.FinishReason, maxTokens)
+		}
 	}
 }
 

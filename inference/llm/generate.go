@@ -30,6 +30,9 @@ func (e *Engine) Generate(ctx context.Context, req Request, onToken func(Token) 
 	}
 	defer e.release(r)
 
+	if req.IgnoreEOS && r.cctx == nil {
+		return Response{}, errors.New("ignore_eos is unavailable: this build cannot reach the model's logits (see the log)")
+	}
 	prompt, err := r.promptTokens(req)
 	if err != nil {
 		return Response{}, err
@@ -62,7 +65,7 @@ func (e *Engine) Generate(ctx context.Context, req Request, onToken func(Token) 
 	}
 
 	seq := &sequence{
-		prompt: prompt, maxTokens: maxTokens, sampler: sampler,
+		prompt: prompt, maxTokens: maxTokens, sampler: sampler, ignoreEOS: req.IgnoreEOS,
 		submitted: time.Now(), notify: make(chan struct{}, 1),
 	}
 	if err := r.enqueue(seq); err != nil {

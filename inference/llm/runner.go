@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,7 @@ type runner struct {
 	batch *llama.Batch
 	mask  *utf8Mask
 	vocab int
+	eog   []int // end-of-generation tokens, masked for IgnoreEOS requests
 
 	submit    chan *sequence
 	ctx       context.Context // ends with quit, for waits inside the loop
@@ -66,6 +68,7 @@ type runner struct {
 type sequence struct {
 	prompt    []int
 	maxTokens int
+	ignoreEOS bool
 	sampler   *llama.SamplingContext
 	cancelled atomic.Bool
 	submitted time.Time
@@ -149,6 +152,9 @@ func newRunner(name, path string, meta modelMeta, cfg runnerConfig, log *slog.Lo
 		pieces := make([]string, r.vocab)
 		for id := range pieces {
 			pieces[id] = model.TokenToPiece(id)
+			if model.TokenIsEog(id) {
+				r.eog = append(r.eog, id)
+			}
 		}
 		r.mask = newUTF8Mask(pieces, model.TokenIsEog)
 	}
@@ -306,6 +312,12 @@ func (r *runner) loop() {
 			}
 			if r.mask != nil {
 				r.mask.apply(logitsAt(r.cctx, s.batchIdx, r.vocab), s.owes)
+			}
+			if s.ignoreEOS {
+				logits := logitsAt(r.cctx, s.batchIdx, r.vocab)
+				for _, t := range r.eog {
+					logits[t] = float32(math.Inf(-1))
+				}
 			}
 			tok := s.sampler.Sample(r.lctx, s.batchIdx)
 			s.sampler.Accept(tok, true)

@@ -39,6 +39,11 @@ type Request struct {
 	Seed        int64
 	Stop        []string        // generation ends before the first of these
 	JSONSchema  json.RawMessage // constrain output to JSON valid for this schema
+	// IgnoreEOS keeps generating through the model's end-of-generation
+	// tokens (they are never sampled) until MaxTokens or a stop sequence,
+	// as llama.cpp's --ignore-eos: throughput measurements need every
+	// request to run its full length.
+	IgnoreEOS bool
 }
 
 // Token is a piece of streamed output: whole UTF-8 characters, with text that
@@ -94,6 +99,9 @@ func (r *Request) validate() error {
 		return bad("%d stop sequences (at most %d)", len(r.Stop), maxStops)
 	case len(r.JSONSchema) > maxSchemaSize:
 		return bad("json schema of %d bytes (at most %d)", len(r.JSONSchema), maxSchemaSize)
+	case r.IgnoreEOS && len(r.JSONSchema) > 0:
+		// A finished JSON value allows nothing but the end token.
+		return bad("ignore_eos cannot be combined with a json schema")
 	}
 	for _, s := range r.Stop {
 		if s == "" || len(s) > maxStopLen || !utf8.ValidString(s) {

@@ -159,7 +159,11 @@ func runOne(ctx context.Context, o Options, size, quant string, emit func(Result
 	}
 	defer bare.close()
 	prompt := bare.promptText(o.PromptTokens)
-	req := llm.Request{Model: path, Prompt: prompt, MaxTokens: o.GenTokens, Temperature: 0.8, TopK: 40, TopP: 0.95}
+	// IgnoreEOS: a random model samples its end token now and then, and a
+	// request that ends early would time fewer tokens than the bare loop
+	// (which never stops) or, below, leave fewer than N requests sharing
+	// the steps.
+	req := llm.Request{Model: path, Prompt: prompt, MaxTokens: o.GenTokens, Temperature: 0.8, TopK: 40, TopP: 0.95, IgnoreEOS: true}
 
 	// Warm up both paths (page the weights in, build compute graphs).
 	o.Progress("%s %s: warming up", size, quant)
@@ -239,7 +243,7 @@ func concurrentRate(ctx context.Context, eng *llm.Engine, path, prompt string, g
 		go func() {
 			defer wg.Done()
 			resp, err := eng.Generate(ctx, llm.Request{
-				Model: path, Prompt: prompt, MaxTokens: gen, Temperature: 0.8, TopK: 40, TopP: 0.95, Seed: int64(100*run + i),
+				Model: path, Prompt: prompt, MaxTokens: gen, Temperature: 0.8, TopK: 40, TopP: 0.95, Seed: int64(100*run + i), IgnoreEOS: true,
 			}, nil)
 			mu.Lock()
 			defer mu.Unlock()
