@@ -53,8 +53,9 @@ type docClient struct {
 	stderr io.Writer
 }
 
+// flags makes the flag set of a node client command ("doc get", "jobs list").
 func (dc *docClient) flags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("outpost doc "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet("outpost "+name, flag.ContinueOnError)
 	fs.SetOutput(dc.stderr)
 	def := os.Getenv("OUTPOST_NODE")
 	if def == "" {
@@ -172,7 +173,7 @@ func readInput(inline, file string) ([]byte, error) {
 }
 
 func docCreate(ctx context.Context, dc *docClient, args []string, w io.Writer) error {
-	fs := dc.flags("create")
+	fs := dc.flags("doc create")
 	typ := fs.String("type", "", "document type, e.g. note (required)")
 	coll := fs.String("collection", "", "collection, e.g. clinic:a (required)")
 	content := fs.String("content", "", "document content as a JSON object")
@@ -206,7 +207,7 @@ func docCreate(ctx context.Context, dc *docClient, args []string, w io.Writer) e
 }
 
 func docGet(ctx context.Context, dc *docClient, args []string, w io.Writer) error {
-	fs := dc.flags("get")
+	fs := dc.flags("doc get")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -225,7 +226,7 @@ func docGet(ctx context.Context, dc *docClient, args []string, w io.Writer) erro
 }
 
 func docList(ctx context.Context, dc *docClient, args []string, w io.Writer) error {
-	fs := dc.flags("list")
+	fs := dc.flags("doc list")
 	typ := fs.String("type", "", "only documents of this type")
 	coll := fs.String("collection", "", "only documents of this collection")
 	limit := fs.Int("limit", 50, "documents per page (1-1000)")
@@ -309,7 +310,7 @@ func setsToPatch(sets []string) (map[string]any, error) {
 }
 
 func docEdit(ctx context.Context, dc *docClient, args []string, w io.Writer) error {
-	fs := dc.flags("edit")
+	fs := dc.flags("doc edit")
 	patchArg := fs.String("patch", "", "an RFC 7386 JSON merge patch")
 	file := fs.String("file", "", "read the merge patch from this file (- for stdin)")
 	msg := fs.String("message", "", "change message recorded in the history")
@@ -354,7 +355,7 @@ func docEdit(ctx context.Context, dc *docClient, args []string, w io.Writer) err
 }
 
 func docHistory(ctx context.Context, dc *docClient, args []string, w io.Writer) error {
-	fs := dc.flags("history")
+	fs := dc.flags("doc history")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err

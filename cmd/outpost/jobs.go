@@ -141,6 +141,7 @@ func jobsSubmit(ctx context.Context, dc *docClient, args []string, w io.Writer) 
 	fs := dc.flags("jobs submit")
 	kind := fs.String("kind", "", "job kind, e.g. note, diagnose, transcribe (required)")
 	input := fs.String("input", "{}", "job input as a JSON object, e.g. {\"doc_id\": \"...\"}")
+	doc := fs.String("doc", "", "source document id: short for --input '{\"doc_id\": ID}'")
 	model := fs.String("model", "", "model name")
 	tmpl := fs.String("template", "", "prompt template name")
 	prio := fs.Int("priority", 0, "higher runs first (-1000 to 1000)")
@@ -152,6 +153,15 @@ func jobsSubmit(ctx context.Context, dc *docClient, args []string, w io.Writer) 
 	}
 	if !json.Valid([]byte(*input)) {
 		return errors.New("jobs submit: --input is not valid JSON")
+	}
+	if *doc != "" {
+		var in map[string]any
+		if err := json.Unmarshal([]byte(*input), &in); err != nil || in == nil {
+			return errors.New("jobs submit: --input must be a JSON object to add --doc to")
+		}
+		in["doc_id"] = *doc
+		b, _ := json.Marshal(in)
+		*input = string(b)
 	}
 	body, _ := json.Marshal(map[string]any{"kind": *kind, "input": json.RawMessage(*input), "model": *model, "template": *tmpl, "priority": *prio})
 	var j apiJob

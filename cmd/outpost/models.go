@@ -59,6 +59,16 @@ func openRegistry(data string) (*registry.Registry, error) {
 	}})
 }
 
+// openExistingRegistry is openRegistry for commands that only read or
+// remove: a mistyped --data must not create an empty data directory and
+// answer that it holds no models.
+func openExistingRegistry(data string) (*registry.Registry, error) {
+	if _, err := os.Stat(data); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no data directory %s (a node creates it on first start; --data names another)", data)
+	}
+	return openRegistry(data)
+}
+
 // resolveModelFile maps a --model value to a file: an existing file is used
 // as is, a name is looked up in the data dir's registry, and no name at all
 // means the data dir's only model of that kind.
@@ -208,7 +218,7 @@ func modelsList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	reg, err := openRegistry(*data)
+	reg, err := openExistingRegistry(*data)
 	if err != nil {
 		return err
 	}
@@ -256,7 +266,7 @@ func modelsInfo(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return errors.New("models info: want one NAME")
 	}
-	reg, err := openRegistry(*data)
+	reg, err := openExistingRegistry(*data)
 	if err != nil {
 		return err
 	}
@@ -278,7 +288,7 @@ func modelsRemove(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fs.Usage()
 		return errors.New("models rm: want a NAME")
 	}
-	reg, err := openRegistry(*data)
+	reg, err := openExistingRegistry(*data)
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,11 @@ func TestModelsCLI(t *testing.T) {
 	if _, _, err := run(t, "generate", "--data", nowhere, "hi"); err == nil || !strings.Contains(err.Error(), "no data directory") {
 		t.Fatalf("generate without a data dir: %v", err)
 	}
+	for _, args := range [][]string{{"list"}, {"info", "tiny"}, {"rm", "tiny"}} {
+		if _, _, err := run(t, append(append([]string{"models"}, args...), "--data", nowhere)...); err == nil || !strings.Contains(err.Error(), "no data directory") {
+			t.Fatalf("models %s without a data dir: %v", args[0], err)
+		}
+	}
 	if _, err := os.Stat(nowhere); !os.IsNotExist(err) {
 		t.Fatalf("a failed model lookup created %s (%v)", nowhere, err)
 	}
