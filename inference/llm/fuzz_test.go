@@ -2,6 +2,7 @@ package llm
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -63,5 +64,46 @@ func FuzzValidateJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, schema, doc []byte) {
 		ValidateJSON(json.RawMessage(schema), doc)
 		checkSchema(schema)
+	})
+}
+
+// FuzzSchemaGrammar feeds arbitrary JSON schemas, as API requests can, to
+// llama.cpp's converter and grammar parser (C++): a bad schema must come
+// back as an error, never crash the process.
+func FuzzSchemaGrammar(f *testing.F) {
+	f.Add([]byte(noteSchema))
+	f.Add([]byte(`{"type":"object","properties":{"a":{"type":"string","pattern":"^[a-z]{2,5}(x|y)*$"}},"required":["a"]}`))
+	f.Add([]byte(`{"type":"array","items":{"type":"integer","minimum":-5,"maximum":7},"minItems":2,"maxItems":3}`))
+	f.Add([]byte(`{"oneOf":[{"const":"a\u0000b"},{"enum":[1.5e300,null,true]}],"additionalProperties":{"type":"number"}}`))
+	f.Add([]byte(`{"type":"string","format":"date-time","minLength":3,"maxLength":2}`))
+	f.Add([]byte(`{"properties":{"":{"pattern":"((((("}},"type":["object","null"]}`))
+	f.Fuzz(func(t *testing.T, schema []byte) {
+		g, err := schemaGrammar(schema)
+		if err == nil && g == "" {
+			t.Fatalf("schema %q: no grammar and no error", schema)
+		}
+	})
+}
+
+// FuzzSchemaGenerate generates with the grammar of a fuzzed schema on the
+// tiny random model: a schema the node accepts must not crash llama.cpp's
+// grammar sampler (patterns such as ^(a*)*$ overflowed its stack), and
+// what it produces must be UTF-8.
+func FuzzSchemaGenerate(f *testing.F) {
+	f.Add([]byte(`{"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z](a|b)+c?$"}},"required":["code"]}`))
+	f.Add([]byte(`{"type":"array","items":{"type":"integer","minimum":-3,"maximum":300},"maxItems":3}`))
+	f.Add([]byte(`{"type":"string","pattern":"^((ab)*c)*$"}`))
+	f.Add([]byte(`{"anyOf":[{"type":"string","maxLength":3},{"type":"boolean"},{"enum":["x",null]}]}`))
+	f.Add([]byte(`{"type":"object","additionalProperties":{"type":"number"},"maxProperties":2}`))
+	e := New(Options{ContextSize: 256, Threads: 1, IdleTimeout: -1})
+	f.Cleanup(e.Close)
+	f.Fuzz(func(t *testing.T, schema []byte) {
+		resp, err := e.Generate(context.Background(), Request{Model: tinyModel, Prompt: "x", MaxTokens: 24, Seed: 1, JSONSchema: schema}, nil)
+		if err != nil {
+			return
+		}
+		if !utf8.ValidString(resp.Text) {
+			t.Fatalf("schema %s: output %q is not UTF-8", schema, resp.Text)
+		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -55,7 +56,42 @@ func checkSchema(schema []byte) error {
 	if bytes.Contains(schema, []byte(`"$ref"`)) {
 		return errors.New("$ref is not supported")
 	}
+	return checkBounds(s, "")
+}
+
+// checkBounds refuses a schema that no value can satisfy because a lower
+// bound is above its upper bound: generation would be forced into output
+// that fails validation (or, for strings, hang llama.cpp's grammar parser).
+func checkBounds(v any, path string) error {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, b := range [][2]string{{"minLength", "maxLength"}, {"minItems", "maxItems"}, {"minProperties", "maxProperties"}, {"minimum", "maximum"}} {
+			lo, okLo := num(v[b[0]])
+			hi, okHi := num(v[b[1]])
+			if okLo && okHi && lo > hi {
+				return fmt.Errorf("%s %g is above %s %g at %s: no value fits", b[0], lo, b[1], hi, pathOrRoot(path))
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			if err := checkBounds(v[k], path+"/"+k); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, sub := range v {
+			if err := checkBounds(sub, fmt.Sprintf("%s/%d", path, i)); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+func pathOrRoot(p string) string {
+	if p == "" {
+		return "the root"
+	}
+	return p
 }
 
 // maxSchemaDepth bounds the JSON nesting of a schema (checkSchema).
