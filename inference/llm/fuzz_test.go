@@ -107,3 +107,23 @@ func FuzzSchemaGenerate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPatternGenerate is FuzzSchemaGenerate aimed at "pattern", the part
+// of a schema llama.cpp's converter copies most directly into the grammar.
+func FuzzPatternGenerate(f *testing.F) {
+	for _, p := range []string{`[A-Z]{2}(a|b)+c?`, `\d{3}-[0-9]{2}`, `((ab)*c)*`, `[^"]{1,4}`, `(x|y|z){2,}\.`, `[\u00e9-\u00ff]+`} {
+		f.Add(p)
+	}
+	e := New(Options{ContextSize: 256, Threads: 1, IdleTimeout: -1})
+	f.Cleanup(e.Close)
+	f.Fuzz(func(t *testing.T, pattern string) {
+		schema, err := json.Marshal(map[string]any{"type": "string", "pattern": "^" + pattern + "$"})
+		if err != nil {
+			return
+		}
+		resp, err := e.Generate(context.Background(), Request{Model: tinyModel, Prompt: "x", MaxTokens: 16, Seed: 1, JSONSchema: schema}, nil)
+		if err == nil && !utf8.ValidString(resp.Text) {
+			t.Fatalf("pattern %q: output %q is not UTF-8", pattern, resp.Text)
+		}
+	})
+}

@@ -49,6 +49,18 @@ func (e *Engine) Generate(ctx context.Context, req Request, onToken func(Token) 
 	if topP == 0 {
 		topP = 1
 	}
+	// The grammar runs on the Go side when the runner can reach the logits
+	// (grammar.go); otherwise in llama.cpp's sampler, as before.
+	var goGrammar *llama.Grammar
+	if grammar != "" && r.cctx != nil {
+		if goGrammar = r.newGrammar(grammar); goGrammar == nil {
+			return Response{}, fmt.Errorf("%w: json schema: llama.cpp could not load its grammar", ErrBadRequest)
+		}
+		// Free is safe while the loop still holds the sequence: it
+		// locks the grammar, and a freed one does nothing.
+		defer goGrammar.Free()
+		grammar = ""
+	}
 	sampler, err := llama.NewSamplingContext(r.model, llama.SamplingParams{
 		TopK:          req.TopK,
 		TopP:          topP,
@@ -65,7 +77,7 @@ func (e *Engine) Generate(ctx context.Context, req Request, onToken func(Token) 
 	}
 
 	seq := &sequence{
-		prompt: prompt, maxTokens: maxTokens, sampler: sampler, ignoreEOS: req.IgnoreEOS,
+		prompt: prompt, maxTokens: maxTokens, sampler: sampler, ignoreEOS: req.IgnoreEOS, grammar: goGrammar,
 		submitted: time.Now(), notify: make(chan struct{}, 1),
 	}
 	if err := r.enqueue(seq); err != nil {

@@ -41,13 +41,15 @@ type runner struct {
 	loadedAt   time.Time
 	log        *slog.Logger
 
-	model *llama.Model
-	lctx  *llama.Context
-	cctx  unsafe.Pointer // lctx's C pointer; nil if the layout check failed
-	batch *llama.Batch
-	mask  *utf8Mask
-	vocab int
-	eog   []int // end-of-generation tokens, masked for IgnoreEOS requests
+	model  *llama.Model
+	lctx   *llama.Context
+	cctx   unsafe.Pointer // lctx's C pointer; nil if the layout check failed
+	batch  *llama.Batch
+	mask   *utf8Mask
+	vocab  int
+	eog    []int    // end-of-generation tokens, masked for IgnoreEOS requests
+	pieces []string // each token's text, for grammars (see grammar.go)
+	cands  []llama.TokenData
 
 	submit    chan *sequence
 	ctx       context.Context // ends with quit, for waits inside the loop
@@ -70,6 +72,7 @@ type sequence struct {
 	maxTokens int
 	ignoreEOS bool
 	sampler   *llama.SamplingContext
+	grammar   *llama.Grammar // constrains sampling from Go (grammar.go); nil without a schema
 	cancelled atomic.Bool
 	submitted time.Time
 
@@ -157,6 +160,7 @@ func newRunner(name, path string, meta modelMeta, cfg runnerConfig, log *slog.Lo
 			}
 		}
 		r.mask = newUTF8Mask(pieces, model.TokenIsEog)
+		r.pieces = pieces
 	}
 	go r.loop()
 	return r, nil
@@ -320,6 +324,14 @@ func (r *runner) loop() {
 				}
 			}
 			tok := s.sampler.Sample(r.lctx, s.batchIdx)
+			if s.grammar != nil {
+				var ok bool
+				if tok, ok = r.grammarSample(s, tok); !ok {
+					s.push("", false, "", errGrammarDeadEnd)
+					release(i)
+					continue
+				}
+			}
 			s.sampler.Accept(tok, true)
 			if r.mask != nil && tok >= 0 && tok < r.vocab {
 				s.owes = r.mask.next(s.owes, tok)

@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -116,5 +117,22 @@ func TestCheckPattern(t *testing.T) {
 		if err := checkPattern(tc.pattern); (err == nil) != tc.ok {
 			t.Errorf("checkPattern(%q) = %v, want ok %v", tc.pattern, err, tc.ok)
 		}
+	}
+}
+
+// TestGrammarDeadEnd: a schema whose grammar reaches a point where no token
+// of the vocabulary fits (llama.cpp never matches a token whose text starts
+// with NUL) ends the request with a clear error. llama.cpp's own grammar
+// sampler aborted the process there (found by FuzzPatternGenerate).
+func TestGrammarDeadEnd(t *testing.T) {
+	e := newEngine(t, Options{})
+	schema := []byte(`{"type":"object","properties":{"code":{"type":"string","pattern":"^[\\x00]$"}},"required":["code"]}`)
+	_, err := e.Generate(context.Background(), Request{Model: tinyModel, Prompt: "x", MaxTokens: 32, Seed: 1, JSONSchema: schema}, nil)
+	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "allows nothing the model can write") {
+		t.Fatalf("err = %v, want the dead-end error", err)
+	}
+	// The engine goes on serving.
+	if _, err := e.Generate(context.Background(), Request{Model: tinyModel, Prompt: "x", MaxTokens: 4, Seed: 1}, nil); err != nil {
+		t.Fatal(err)
 	}
 }
