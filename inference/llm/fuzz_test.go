@@ -127,3 +127,25 @@ func FuzzPatternGenerate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzGenerateText sends fuzzed prompts and chat messages (llama.cpp's
+// tokenizer and chat template code) through the engine: a request is
+// refused or answered, never a crash.
+func FuzzGenerateText(f *testing.F) {
+	f.Add("The patient reports pain", "system", "Be brief")
+	f.Add("<|im_start|>user\n\x01<s></s>[INST]", "user", "caf\u00e9 \U0001F600 \u202e")
+	f.Add(strings.Repeat("a ", 300), "assistant", "")
+	e := New(Options{ContextSize: 256, Threads: 1, IdleTimeout: -1})
+	f.Cleanup(e.Close)
+	f.Fuzz(func(t *testing.T, prompt, role, content string) {
+		for _, req := range []Request{
+			{Model: tinyModel, Prompt: prompt, MaxTokens: 2, Seed: 1},
+			{Model: tinyModel, Messages: []Message{{Role: role, Content: content}, {Role: "user", Content: prompt}}, MaxTokens: 2, Seed: 1},
+		} {
+			resp, err := e.Generate(context.Background(), req, nil)
+			if err == nil && !utf8.ValidString(resp.Text) {
+				t.Fatalf("output %q is not UTF-8", resp.Text)
+			}
+		}
+	})
+}
