@@ -24,6 +24,11 @@ func (e *Engine) Generate(ctx context.Context, req Request, onToken func(Token) 
 			return Response{}, err
 		}
 	}
+	return e.generate(ctx, req, grammar, onToken)
+}
+
+// generate is Generate with the request's grammar (GBNF, "" for none).
+func (e *Engine) generate(ctx context.Context, req Request, grammar string, onToken func(Token) error) (Response, error) {
 	r, loadTime, err := e.acquire(ctx, req.Model)
 	if err != nil {
 		return Response{}, err

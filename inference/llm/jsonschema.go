@@ -56,30 +56,39 @@ func checkSchema(schema []byte) error {
 	if bytes.Contains(schema, []byte(`"$ref"`)) {
 		return errors.New("$ref is not supported")
 	}
-	return checkBounds(s, "")
+	return walkObjects(s, "", checkBounds)
 }
 
 // checkBounds refuses a schema that no value can satisfy because a lower
 // bound is above its upper bound: generation would be forced into output
 // that fails validation (or, for strings, hang llama.cpp's grammar parser).
-func checkBounds(v any, path string) error {
+func checkBounds(m map[string]any, path string) error {
+	for _, b := range [][2]string{{"minLength", "maxLength"}, {"minItems", "maxItems"}, {"minProperties", "maxProperties"}, {"minimum", "maximum"}} {
+		lo, okLo := num(m[b[0]])
+		hi, okHi := num(m[b[1]])
+		if okLo && okHi && lo > hi {
+			return fmt.Errorf("%s %g is above %s %g at %s: no value fits", b[0], lo, b[1], hi, pathOrRoot(path))
+		}
+	}
+	return nil
+}
+
+// walkObjects calls fn on every JSON object in v, depth first in key
+// order, with its path ("/properties/code"), and stops at the first error.
+func walkObjects(v any, path string, fn func(m map[string]any, path string) error) error {
 	switch v := v.(type) {
 	case map[string]any:
-		for _, b := range [][2]string{{"minLength", "maxLength"}, {"minItems", "maxItems"}, {"minProperties", "maxProperties"}, {"minimum", "maximum"}} {
-			lo, okLo := num(v[b[0]])
-			hi, okHi := num(v[b[1]])
-			if okLo && okHi && lo > hi {
-				return fmt.Errorf("%s %g is above %s %g at %s: no value fits", b[0], lo, b[1], hi, pathOrRoot(path))
-			}
+		if err := fn(v, path); err != nil {
+			return err
 		}
 		for _, k := range slices.Sorted(maps.Keys(v)) {
-			if err := checkBounds(v[k], path+"/"+k); err != nil {
+			if err := walkObjects(v[k], path+"/"+k, fn); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for i, sub := range v {
-			if err := checkBounds(sub, fmt.Sprintf("%s/%d", path, i)); err != nil {
+			if err := walkObjects(sub, fmt.Sprintf("%s/%d", path, i), fn); err != nil {
 				return err
 			}
 		}

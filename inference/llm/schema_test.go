@@ -108,6 +108,8 @@ func TestCheckPattern(t *testing.T) {
 		{`^[\uD800-\uDFFF]$`, false},
 		{`^[^\x00-\U0010FFFF]$`, false},
 		{`^[^\x00-\uD7FF\uE000-\U0010FFFF]$`, false},
+		{`^[\x00]$`, false},
+		{`^[^\x01-\U0010FFFF]$`, false},
 		{`^[^a]$`, true},
 		{`^[\x00-\x7F]$`, true},
 		{`^[-a][a-]$`, true},
@@ -120,14 +122,14 @@ func TestCheckPattern(t *testing.T) {
 	}
 }
 
-// TestGrammarDeadEnd: a schema whose grammar reaches a point where no token
-// of the vocabulary fits (llama.cpp never matches a token whose text starts
-// with NUL) ends the request with a clear error. llama.cpp's own grammar
-// sampler aborted the process there (found by FuzzPatternGenerate).
+// TestGrammarDeadEnd: a grammar that reaches a point where no token of the
+// vocabulary fits ends the request with a clear error; llama.cpp's own
+// grammar sampler aborted the process there (found by FuzzPatternGenerate
+// with the schema pattern ^[\x00]$, which checkPattern now refuses before
+// generating: llama.cpp never matches a token whose text starts with NUL).
 func TestGrammarDeadEnd(t *testing.T) {
 	e := newEngine(t, Options{})
-	schema := []byte(`{"type":"object","properties":{"code":{"type":"string","pattern":"^[\\x00]$"}},"required":["code"]}`)
-	_, err := e.Generate(context.Background(), Request{Model: tinyModel, Prompt: "x", MaxTokens: 32, Seed: 1, JSONSchema: schema}, nil)
+	_, err := e.generate(context.Background(), Request{Model: tinyModel, Prompt: "x", MaxTokens: 32, Seed: 1}, `root ::= "a"? [\x00]`, nil)
 	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "allows nothing the model can write") {
 		t.Fatalf("err = %v, want the dead-end error", err)
 	}
