@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -525,5 +527,23 @@ func TestExclusiveSlot(t *testing.T) {
 	e.Close()
 	if err := <-got; !errors.Is(err, ErrClosed) {
 		t.Fatalf("err = %v, want ErrClosed", err)
+	}
+}
+
+func TestMaskEOG(t *testing.T) {
+	inf := float32(math.Inf(-1))
+	r := &runner{eog: []int{2}}
+	tests := []struct {
+		name     string
+		in, want []float32
+	}{
+		{"end token masked", []float32{0.5, inf, 3, 1}, []float32{0.5, inf, inf, 1}},
+		{"only the end token left: kept", []float32{inf, inf, 3, inf}, []float32{inf, inf, 3, inf}},
+	}
+	for _, tc := range tests {
+		r.maskEOG(tc.in)
+		if !slices.Equal(tc.in, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, tc.in, tc.want)
+		}
 	}
 }

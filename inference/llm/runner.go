@@ -318,10 +318,7 @@ func (r *runner) loop() {
 				r.mask.apply(logitsAt(r.cctx, s.batchIdx, r.vocab), s.owes)
 			}
 			if s.ignoreEOS {
-				logits := logitsAt(r.cctx, s.batchIdx, r.vocab)
-				for _, t := range r.eog {
-					logits[t] = float32(math.Inf(-1))
-				}
+				r.maskEOG(logitsAt(r.cctx, s.batchIdx, r.vocab))
 			}
 			tok := s.sampler.Sample(r.lctx, s.batchIdx)
 			if s.grammar != nil {
@@ -357,6 +354,24 @@ func (r *runner) loop() {
 				release(i)
 			}
 		}
+	}
+}
+
+// maskEOG keeps end tokens from being sampled (IgnoreEOS), unless they are
+// all the UTF-8 mask left: llama.cpp's sampler aborts the process when no
+// token has a finite logit.
+func (r *runner) maskEOG(logits []float32) {
+	saved := make([]float32, len(r.eog))
+	for i, t := range r.eog {
+		saved[i], logits[t] = logits[t], float32(math.Inf(-1))
+	}
+	for _, l := range logits {
+		if !math.IsInf(float64(l), -1) {
+			return
+		}
+	}
+	for i, t := range r.eog {
+		logits[t] = saved[i]
 	}
 }
 
