@@ -165,6 +165,9 @@ func TestChatCompletionsRealEngine(t *testing.T) {
 		{`{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "n": 2}`, `"n"`},
 		{`{"model": "tiny", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]}`, "image_url"},
 		{`{"model": "tiny", "messages": [{"role": "user", "content": 7}]}`, "content"},
+		// Schemas that hung or crashed llama.cpp.
+		{`{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "^(a*)*$"}}}}`, "pattern"},
+		{`{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "minLength": 3, "maxLength": 2}}}}`, "minLength"},
 	} {
 		r := do(t, "POST", url, "application/json", tt.body)
 		if r.status != 400 || !strings.Contains(r.body["error"].(string), tt.want) {
