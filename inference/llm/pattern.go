@@ -35,9 +35,12 @@ func checkPatterns(m map[string]any, path string) error {
 //     and the process dies of a stack overflow;
 //   - a character class that matches no character a model can write (one
 //     UTF-8 can encode, other than NUL, which llama.cpp never matches), as
-//     [z-a] or [\x00]: the grammar then allows no token at all. Generation would end
-//     there with an error (grammar.go), but the schema can be refused
-//     before anything runs.
+//     [z-a] or [\x00]: the grammar then allows no token at all. Generation
+//     would end there with an error (grammar.go), but the schema can be
+//     refused before anything runs.
+//
+// A quantifier right after a '|' is repeated as a literal '|' by the
+// converter, and llama.cpp's grammar parser refuses the result.
 //
 // Found by the schema fuzz tests (fuzz_test.go) and by hand; everything
 // else the converter either converts or refuses with an error.
@@ -115,7 +118,7 @@ func checkPattern(p string) error {
 			}
 			i++
 			if !g.hasLast {
-				continue // after a '|': the converter repeats the '|' and the grammar fails to parse
+				continue // after a '|' (see above)
 			}
 			if unbounded && g.lastEmpty {
 				return fmt.Errorf("%q at offset %d repeats something that can match the empty string (llama.cpp's grammar sampler recurses on it without end)", c, i)
