@@ -270,6 +270,36 @@ func TestCancelFreesSequence(t *testing.T) {
 	}
 }
 
+// TestCancelSchemaRequests cancels requests whose grammar the loop is
+// still using: Generate frees the grammar as it returns (grammar.go).
+func TestCancelSchemaRequests(t *testing.T) {
+	e := newEngine(t, Options{Parallel: 2})
+	schema := json.RawMessage(`{"type":"object","properties":{"notes":{"type":"string","maxLength":400}},"required":["notes"]}`)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			n := 0
+			_, err := e.Generate(ctx, Request{Model: tinyModel, Prompt: "x", MaxTokens: 300, Temperature: 1, Seed: int64(i), JSONSchema: schema}, func(Token) error {
+				if n++; n == 1+i%3 {
+					cancel()
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("request %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := e.Generate(context.Background(), Request{Model: tinyModel, Prompt: "next", MaxTokens: 8, JSONSchema: schema}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCallbackErrorStops(t *testing.T) {
 	e := newEngine(t, Options{})
 	boom := errors.New("client went away")
