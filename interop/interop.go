@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+
+	"github.com/outposthq/outpost/internal/filelock"
 )
 
 // Dir returns the interop directory with its npm dependencies installed,
@@ -47,9 +49,11 @@ func Dir(dir string) (string, error) {
 	if _, err := exec.LookPath("node"); err != nil {
 		return "", errors.New("interop: the JavaScript clients need Node.js (node) on PATH; `make setup` installs it")
 	}
-	unlock, err := lockInstall(dir)
+	// Test packages run in parallel: one npm ci at a time.
+	lock := filepath.Join(dir, ".install.lock")
+	unlock, err := filelock.Lock(lock)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("interop: lock %s: %w", lock, err)
 	}
 	defer unlock()
 	missing, err := missingDeps(dir)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/outposthq/outpost/inference/gguf"
+	"github.com/outposthq/outpost/internal/filelock"
 )
 
 // Format is a model file's container format.
@@ -302,7 +303,7 @@ func (r *Registry) load() (manifest, error) {
 // update applies fn to the manifest under the directory lock and writes the
 // result atomically (temporary file, fsync, rename, fsync of the directory).
 func (r *Registry) update(fn func(m *manifest) error) error {
-	unlock, err := lockDir(r.dir)
+	unlock, err := filelock.Lock(filepath.Join(r.dir, ".lock"))
 	if err != nil {
 		return fmt.Errorf("registry: lock: %w", err)
 	}
