@@ -56,7 +56,12 @@ func checkSchema(schema []byte) error {
 	if bytes.Contains(schema, []byte(`"$ref"`)) {
 		return errors.New("$ref is not supported")
 	}
-	return walkObjects(s, "", checkBounds)
+	return walkObjects(s, "", func(m map[string]any, path string) error {
+		if err := checkBounds(m, path); err != nil {
+			return err
+		}
+		return checkPatterns(m, path)
+	})
 }
 
 // checkBounds refuses a schema that no value can satisfy because a lower

@@ -153,13 +153,14 @@ func newRunner(name, path string, meta modelMeta, cfg runnerConfig, log *slog.Lo
 	r.cctx = contextPointer(lctx)
 	if r.cctx != nil {
 		pieces := make([]string, r.vocab)
+		isEOG := make([]bool, r.vocab)
 		for id := range pieces {
 			pieces[id] = model.TokenToPiece(id)
-			if model.TokenIsEog(id) {
+			if isEOG[id] = model.TokenIsEog(id); isEOG[id] {
 				r.eog = append(r.eog, id)
 			}
 		}
-		r.mask = newUTF8Mask(pieces, model.TokenIsEog)
+		r.mask = newUTF8Mask(pieces, func(id int) bool { return isEOG[id] })
 		r.pieces = pieces
 	}
 	go r.loop()
@@ -361,17 +362,22 @@ func (r *runner) loop() {
 // all the UTF-8 mask left: llama.cpp's sampler aborts the process when no
 // token has a finite logit.
 func (r *runner) maskEOG(logits []float32) {
-	saved := make([]float32, len(r.eog))
-	for i, t := range r.eog {
-		saved[i], logits[t] = logits[t], float32(math.Inf(-1))
-	}
+	finite := 0
 	for _, l := range logits {
 		if !math.IsInf(float64(l), -1) {
-			return
+			finite++
 		}
 	}
-	for i, t := range r.eog {
-		logits[t] = saved[i]
+	for _, t := range r.eog {
+		if !math.IsInf(float64(logits[t]), -1) {
+			finite--
+		}
+	}
+	if finite == 0 {
+		return
+	}
+	for _, t := range r.eog {
+		logits[t] = float32(math.Inf(-1))
 	}
 }
 

@@ -1,7 +1,6 @@
 package llm
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/ollama/ollama/llama"
@@ -13,11 +12,6 @@ import (
 // it.
 func schemaGrammar(schema []byte) (string, error) {
 	if err := checkSchema(schema); err != nil {
-		return "", fmt.Errorf("%w: json schema: %w", ErrBadRequest, err)
-	}
-	var decoded any
-	json.Unmarshal(schema, &decoded) // checkSchema parsed it
-	if err := walkObjects(decoded, "", checkPatterns); err != nil {
 		return "", fmt.Errorf("%w: json schema: %w", ErrBadRequest, err)
 	}
 	g := llama.SchemaToGrammar(schema)
