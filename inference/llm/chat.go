@@ -1,6 +1,10 @@
 package llm
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/outposthq/outpost/inference/llamaext"
+)
 
 // formatChat renders messages with the model's chat template. llama.cpp
 // recognises the common template families (ChatML, Llama 2/3, Mistral, Phi,
@@ -8,7 +12,11 @@ import "strings"
 // whose template it does not know, or that has none, gets ChatML.
 func (r *runner) formatChat(msgs []Message) string {
 	if r.meta.chatTemplate != "" {
-		if s, ok := applyChatTemplate(r.meta.chatTemplate, msgs, true); ok {
+		turns := make([]llamaext.Message, len(msgs))
+		for i, m := range msgs {
+			turns[i] = llamaext.Message{Role: m.Role, Content: m.Content}
+		}
+		if s, ok := llamaext.ApplyChatTemplate(r.meta.chatTemplate, turns, true); ok {
 			return s
 		}
 		r.log.Debug("chat template not recognised, using ChatML", "model", r.name)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/llama"
+
+	"github.com/outposthq/outpost/inference/llamaext"
 )
 
 // Options configure an Engine. Zero values pick the defaults in brackets.
@@ -89,7 +91,7 @@ func New(opts Options) *Engine {
 		opts.Resolve = func(name string) (string, error) { return name, nil }
 	}
 	llama.BackendInit()
-	routeLogs()
+	llamaext.RouteLogs()
 	e := &Engine{opts: opts, log: opts.Logger}
 	e.mu.models = map[string]*runner{}
 	e.mu.loading = map[string]*loadOp{}

@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"github.com/ollama/ollama/llama"
+
+	"github.com/outposthq/outpost/inference/llamaext"
 )
 
 // A request with a JSON schema is sampled under its grammar. llama.cpp's
@@ -42,7 +44,7 @@ func (r *runner) grammarSample(s *sequence, tok int) (int, bool) {
 	one := []llama.TokenData{{ID: int32(tok)}}
 	s.grammar.Apply(one)
 	if math.IsInf(float64(one[0].Logit), -1) {
-		logits := logitsAt(r.cctx, s.batchIdx, r.vocab)
+		logits := llamaext.Logits(r.cctx, s.batchIdx, r.vocab)
 		cands := r.cands[:0] // reused: the loop goroutine is the only caller
 		for id, l := range logits {
 			if !math.IsInf(float64(l), -1) {

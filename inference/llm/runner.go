@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/ollama/ollama/llama"
 	"github.com/ollama/ollama/ml"
+
+	"github.com/outposthq/outpost/inference/llamaext"
 )
 
 type runnerConfig struct {
@@ -44,6 +45,7 @@ type runner struct {
 	model  *llama.Model
 	lctx   *llama.Context
 	cctx   unsafe.Pointer // lctx's C pointer; nil if the layout check failed
+	pool   *llamaext.Pool // lctx's compute threads; nil if ggml's layout changed
 	batch  *llama.Batch
 	mask   *utf8Mask
 	vocab  int
@@ -138,7 +140,7 @@ func newRunner(name, path string, meta modelMeta, cfg runnerConfig, log *slog.Lo
 	}
 	batch, err := llama.NewBatch(cfg.batch, cfg.parallel, 0)
 	if err != nil {
-		freeLlamaContext(lctx)
+		llamaext.Free(lctx)
 		llama.FreeModel(model)
 		return nil, err
 	}
@@ -150,7 +152,10 @@ func newRunner(name, path string, meta modelMeta, cfg runnerConfig, log *slog.Lo
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.vocab = model.NumVocab()
-	r.cctx = contextPointer(lctx)
+	r.cctx = llamaext.Ptr(lctx)
+	if r.pool, err = llamaext.NewPool(lctx, cfg.threads); err != nil {
+		log.Warn("decoding without a thread pool: every step starts its own threads", "model", name, "err", err)
+	}
 	if r.cctx != nil {
 		pieces := make([]string, r.vocab)
 		isEOG := make([]bool, r.vocab)
@@ -183,7 +188,8 @@ func (r *runner) close() {
 	r.stop()
 	r.closeOnce.Do(func() {
 		r.batch.Free()
-		freeLlamaContext(r.lctx)
+		llamaext.Free(r.lctx)
+		r.pool.Free() // after the context that computes on it
 		llama.FreeModel(r.model)
 	})
 }
@@ -316,10 +322,10 @@ func (r *runner) loop() {
 				continue
 			}
 			if r.mask != nil {
-				r.mask.apply(logitsAt(r.cctx, s.batchIdx, r.vocab), s.owes)
+				r.mask.apply(llamaext.Logits(r.cctx, s.batchIdx, r.vocab), s.owes)
 			}
 			if s.ignoreEOS {
-				r.maskEOG(logitsAt(r.cctx, s.batchIdx, r.vocab))
+				r.maskEOG(llamaext.Logits(r.cctx, s.batchIdx, r.vocab))
 			}
 			tok := s.sampler.Sample(r.lctx, s.batchIdx)
 			if s.grammar != nil {
@@ -398,21 +404,3 @@ func (r *runner) decode() error {
 	}
 	return r.lctx.Decode(r.batch)
 }
-
-// contextPointer returns a llama.Context's C pointer. The llama package
-// keeps it in the unexported first field of Context and offers neither Free
-// nor writable logits; without the pointer every unload would leak the KV
-// cache. The layout is checked against the pinned module version; if it ever
-// changes the result is nil and the engine leaks contexts and skips the
-// UTF-8 mask (with a log line) rather than corrupting memory.
-func contextPointer(c *llama.Context) unsafe.Pointer {
-	t := reflect.TypeOf(llama.Context{})
-	f, ok := t.FieldByName("c")
-	if !ok || f.Offset != 0 || f.Type.Kind() != reflect.Pointer {
-		slog.Warn("llama.Context layout changed: contexts will leak and output UTF-8 is not masked")
-		return nil
-	}
-	return *(*unsafe.Pointer)(unsafe.Pointer(c))
-}
-
-func freeLlamaContext(c *llama.Context) { freeContext(contextPointer(c)) }

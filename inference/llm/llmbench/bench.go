@@ -16,6 +16,7 @@ import (
 	"github.com/ollama/ollama/ml"
 
 	"github.com/outposthq/outpost/inference/gguf"
+	"github.com/outposthq/outpost/inference/llamaext"
 	"github.com/outposthq/outpost/inference/llm"
 	"github.com/outposthq/outpost/inference/randllama"
 )
@@ -284,10 +285,13 @@ func median(xs []float64) float64 {
 }
 
 // bare is the baseline: llama.cpp driven directly through the llama
-// package, one sequence, the same sampler parameters as the engine's.
+// package, one sequence, the same sampler parameters as the engine's, and
+// the same persistent thread pool, so that the comparison measures the
+// engine's own work.
 type bare struct {
 	model *llama.Model
 	lctx  *llama.Context
+	pool  *llamaext.Pool
 	batch *llama.Batch
 	size  int
 }
@@ -303,17 +307,25 @@ func newBare(path string, o Options) (*bare, error) {
 		llama.FreeModel(m)
 		return nil, err
 	}
-	b, err := llama.NewBatch(batch, 1, 0)
-	if err != nil {
+	b := &bare{model: m, lctx: lctx, size: batch}
+	if b.pool, err = llamaext.NewPool(lctx, o.Threads); err != nil {
+		b.close()
 		return nil, err
 	}
-	// The context cannot be freed through the llama package; the benchmark
-	// process is short-lived, so it is left to exit.
-	return &bare{model: m, lctx: lctx, batch: b, size: batch}, nil
+	if b.batch, err = llama.NewBatch(batch, 1, 0); err != nil {
+		b.close()
+		return nil, err
+	}
+	return b, nil
 }
 
 func (b *bare) close() {
-	b.batch.Free()
+	if b.batch != nil {
+		b.batch.Free()
+	}
+	llamaext.Free(b.lctx)
+	b.pool.Free()
+	llama.FreeModel(b.model)
 }
 
 func (b *bare) tokens(text string) []int {

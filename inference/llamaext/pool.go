@@ -1,0 +1,85 @@
+package llamaext
+
+/*
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+// struct ggml_threadpool_params as ggml.h declares it in the pinned version
+// (GGML_MAX_N_THREADS 512), with room to spare in case it grew.
+typedef struct outpost_pool_params {
+	bool     cpumask[512];
+	int      n_threads;
+	int      prio;
+	uint32_t poll;
+	bool     strict_cpu;
+	bool     paused;
+	char     spare[256];
+} outpost_pool_params;
+
+void ggml_threadpool_params_init(outpost_pool_params * p, int n_threads);
+void * ggml_threadpool_new(outpost_pool_params * p);
+void ggml_threadpool_free(void * pool);
+void llama_attach_threadpool(void * ctx, void * pool, void * pool_batch);
+void llama_detach_threadpool(void * ctx);
+
+// outpost_pool_new returns a pool of n_threads that sleep when idle, or
+// NULL if ggml's parameter struct does not have the layout above (checked
+// by letting ggml fill in its defaults and reading them back).
+static void * outpost_pool_new(int n_threads) {
+	outpost_pool_params p;
+	memset(&p, 0xA5, sizeof p);
+	ggml_threadpool_params_init(&p, n_threads);
+	if (p.n_threads != n_threads || p.prio != 0 || p.poll != 50 || p.strict_cpu || p.paused) {
+		return NULL;
+	}
+	for (int i = 0; i < 512; i++) {
+		if (p.cpumask[i]) return NULL;
+	}
+	p.poll = 0;
+	return ggml_threadpool_new(&p);
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"unsafe"
+
+	"github.com/ollama/ollama/llama"
+)
+
+// Pool is a set of compute threads that llama_decode reuses from one call
+// to the next. Without one, ggml starts and joins fresh threads for every
+// graph it computes; for a small model that is a large part of each decode
+// step (see docs/benchmarks.md, "thread pool").
+type Pool struct{ p unsafe.Pointer }
+
+// NewPool starts a pool of threads compute threads, the caller's own
+// thread being the first, and makes c compute on it, single tokens and
+// batches alike. The workers sleep between graphs rather than spin (ggml's
+// polling level 0): on a machine with two cores a spinning worker takes the
+// core that sampling, HTTP and the other models need.
+func NewPool(c *llama.Context, threads int) (*Pool, error) {
+	if threads < 1 {
+		return nil, errors.New("llamaext: a pool needs at least one thread")
+	}
+	ptr := Ptr(c)
+	if ptr == nil {
+		return nil, errors.New("llamaext: cannot reach the llama context")
+	}
+	p := C.outpost_pool_new(C.int(threads))
+	if p == nil {
+		return nil, errors.New("llamaext: ggml's thread pool parameters are not laid out as this package expects")
+	}
+	C.llama_attach_threadpool(ptr, p, p)
+	return &Pool{p: p}, nil
+}
+
+// Free stops the pool's threads. Free its context first.
+func (p *Pool) Free() {
+	if p != nil && p.p != nil {
+		C.ggml_threadpool_free(p.p)
+		p.p = nil
+	}
+}
