@@ -181,6 +181,26 @@ func TestJSONSchemaOutput(t *testing.T) {
 	}
 }
 
+// TestJSONSchemaOutputIsValidated checks the result against the schema, not
+// only the grammar: llama.cpp's converter turns oneOf into anyOf, so with two
+// alternatives that every integer matches, the grammar yields integers that
+// the schema refuses.
+func TestJSONSchemaOutputIsValidated(t *testing.T) {
+	e := newEngine(t, Options{})
+	schema := json.RawMessage(`{"type":"object","properties":{"n":{"oneOf":[{"type":"integer"},{"type":"integer","minimum":-1e9}]}},"required":["n"]}`)
+	for seed := range int64(3) {
+		resp, err := e.Generate(context.Background(), Request{
+			Model: tinyModel, Prompt: "n:", MaxTokens: 200, Temperature: 1, Seed: seed, JSONSchema: schema,
+		}, nil)
+		if resp.FinishReason != "stop" && err == nil {
+			t.Fatalf("seed %d: finish %q, want the grammar to run to its end: %q", seed, resp.FinishReason, resp.Text)
+		}
+		if !errors.Is(err, ErrInvalidOutput) {
+			t.Fatalf("seed %d: err %v for %q, want ErrInvalidOutput (an integer matches both alternatives of oneOf)", seed, err, resp.Text)
+		}
+	}
+}
+
 // TestConcurrentRequestsShareModel holds every request's first token until
 // all four have produced one: a model served one request at a time would
 // never get there.

@@ -25,7 +25,7 @@ func FuzzTextStream(f *testing.F) {
 		var got strings.Builder
 		stopped := false
 		for i := 0; i < len(raw) && !stopped; i += int(step) {
-			emit, st := s.write(raw[i:min(len(raw), i+int(step))])
+			emit, st := s.write(string(raw[i:min(len(raw), i+int(step))]))
 			got.WriteString(emit)
 			stopped = st
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ollama/ollama/llama"
@@ -83,19 +84,14 @@ func (e *Engine) generate(ctx context.Context, req Request, grammar string, onTo
 
 	seq := &sequence{
 		prompt: prompt, maxTokens: maxTokens, sampler: sampler, ignoreEOS: req.IgnoreEOS, grammar: goGrammar,
+		streaming: onToken != nil, text: textStream{stops: req.Stop},
 		submitted: time.Now(), notify: make(chan struct{}, 1),
 	}
 	if err := r.enqueue(seq); err != nil {
 		return Response{}, err
 	}
-	stream := &textStream{stops: req.Stop}
 	resp := Response{PromptTokens: len(prompt)}
-	emit := func(text string) error {
-		if text == "" || onToken == nil {
-			return nil
-		}
-		return onToken(Token{Text: text})
-	}
+	var text strings.Builder
 	for {
 		select {
 		case <-seq.notify:
@@ -104,18 +100,16 @@ func (e *Engine) generate(ctx context.Context, req Request, grammar string, onTo
 			return Response{}, ctx.Err()
 		}
 		out, finished, finish, ferr := seq.take()
-		text, stopped := stream.write(out)
-		if err := emit(text); err != nil {
-			seq.cancelled.Store(true)
-			return Response{}, err
+		text.WriteString(out)
+		if out != "" && onToken != nil {
+			if err := onToken(Token{Text: out}); err != nil {
+				seq.cancelled.Store(true)
+				return Response{}, err
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			seq.cancelled.Store(true)
 			return Response{}, err
-		}
-		if stopped {
-			seq.cancelled.Store(true)
-			finished, finish, ferr = true, "stop", nil
 		}
 		if !finished {
 			continue
@@ -126,11 +120,6 @@ func (e *Engine) generate(ctx context.Context, req Request, grammar string, onTo
 			}
 			return Response{}, ferr
 		}
-		if !stopped {
-			if err := emit(stream.flush()); err != nil {
-				return Response{}, err
-			}
-		}
 		seq.mu.Lock()
 		resp.CompletionTokens = seq.generated
 		resp.Timings = Timings{
@@ -140,9 +129,9 @@ func (e *Engine) generate(ctx context.Context, req Request, grammar string, onTo
 			Generate: time.Since(seq.first),
 		}
 		seq.mu.Unlock()
-		resp.Text = stream.text()
+		resp.Text = text.String()
 		resp.FinishReason = finish
-		if grammar != "" && finish == "stop" {
+		if len(req.JSONSchema) > 0 && finish == "stop" {
 			if err := ValidateJSON(req.JSONSchema, []byte(resp.Text)); err != nil {
 				return resp, fmt.Errorf("%w: %w", ErrInvalidOutput, err)
 			}

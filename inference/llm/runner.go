@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +76,7 @@ type sequence struct {
 	ignoreEOS bool
 	sampler   *llama.SamplingContext
 	grammar   *llama.Grammar // constrains sampling from Go (grammar.go); nil without a schema
+	streaming bool           // wake the request for every piece of text, not only at the end
 	cancelled atomic.Bool
 	submitted time.Time
 
@@ -86,9 +88,10 @@ type sequence struct {
 	owes     int // UTF-8 continuation bytes the output still needs
 	batchIdx int // where this sequence's logits are in the current batch
 	nGen     int
+	text     textStream // token bytes → text, ended by stop sequences
 
 	mu        sync.Mutex
-	out       []byte // token bytes not yet taken by the request
+	out       strings.Builder // text not yet taken by the request
 	finished  bool
 	finish    string
 	err       error
@@ -98,28 +101,39 @@ type sequence struct {
 	notify    chan struct{}
 }
 
-func (s *sequence) push(piece string, generated bool, finish string, err error) {
+// push hands text and, once finished, how the sequence ended to the
+// request. The request's goroutine is woken only when it has something to
+// do: every piece for a streaming request, the end for the others. Waking
+// it for each token would put a Go thread on a core in the middle of the
+// next decode step, where ggml's threads wait for each other at every
+// operation.
+func (s *sequence) push(text string, generated bool, finish string, err error) {
 	s.mu.Lock()
-	s.out = append(s.out, piece...)
+	s.out.WriteString(text)
 	if generated {
 		s.generated++
 	}
 	if finish != "" || err != nil {
 		s.finished, s.finish, s.err = true, finish, err
 	}
+	wake := s.finished || (s.streaming && s.out.Len() > 0)
 	s.mu.Unlock()
+	if !wake {
+		return
+	}
 	select {
 	case s.notify <- struct{}{}:
 	default:
 	}
 }
 
-// take returns the bytes produced since the last call and, once finished,
+// take returns the text produced since the last call and, once finished,
 // how it ended.
-func (s *sequence) take() (out []byte, finished bool, finish string, err error) {
+func (s *sequence) take() (out string, finished bool, finish string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out, s.out = s.out, nil
+	out = s.out.String()
+	s.out.Reset()
 	return out, s.finished, s.finish, s.err
 }
 
@@ -346,17 +360,22 @@ func (r *runner) loop() {
 				s.mu.Unlock()
 			}
 			if r.model.TokenIsEog(tok) {
-				s.push("", false, "stop", nil)
+				s.push(s.text.flush(), false, "stop", nil)
 				release(i)
 				continue
 			}
 			s.nGen++
 			s.last = tok
+			text, stopped := s.text.write(r.model.TokenToPiece(tok))
 			finish := ""
-			if s.nGen >= s.maxTokens || s.pos >= r.ctxSize {
+			switch {
+			case stopped:
+				finish = "stop"
+			case s.nGen >= s.maxTokens || s.pos >= r.ctxSize:
 				finish = "length"
+				text += s.text.flush()
 			}
-			s.push(r.model.TokenToPiece(tok), true, finish, nil)
+			s.push(text, true, finish, nil)
 			if finish != "" {
 				release(i)
 			}

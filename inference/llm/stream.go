@@ -13,14 +13,13 @@ import (
 type textStream struct {
 	stops   []string
 	pending []byte
-	out     strings.Builder
 	stopped bool
 }
 
-// write adds raw bytes and returns the text that is now safe to emit, and
+// write adds a token's raw bytes and returns the text that is now safe to emit, and
 // whether a stop sequence was found (in which case the text before it has
 // been emitted and the rest is dropped).
-func (s *textStream) write(b []byte) (string, bool) {
+func (s *textStream) write(b string) (string, bool) {
 	if s.stopped {
 		return "", true
 	}
@@ -29,14 +28,12 @@ func (s *textStream) write(b []byte) (string, bool) {
 		s.stopped = true
 		emit := toText(s.pending[:i])
 		s.pending = nil
-		s.out.WriteString(emit)
 		return emit, true
 	}
 	hold := max(s.stopPrefixLen(), incompleteRuneLen(s.pending))
 	n := len(s.pending) - hold
 	emit := toText(s.pending[:n])
 	s.pending = append(s.pending[:0], s.pending[n:]...)
-	s.out.WriteString(emit)
 	return emit, false
 }
 
@@ -44,11 +41,8 @@ func (s *textStream) write(b []byte) (string, bool) {
 func (s *textStream) flush() string {
 	emit := toText(s.pending)
 	s.pending = nil
-	s.out.WriteString(emit)
 	return emit
 }
-
-func (s *textStream) text() string { return s.out.String() }
 
 func (s *textStream) firstStop() int {
 	first := -1
