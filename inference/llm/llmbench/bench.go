@@ -58,6 +58,12 @@ type Result struct {
 	SingleTokS   float64 `json:"single_total_tok_s,omitempty"`
 	ParallelTokS float64 `json:"parallel_total_tok_s,omitempty"`
 	Speedup      float64 `json:"speedup,omitempty"` // median of paired parallel/single runs
+	// The same measurement on the bare loop, decoding the sequences in one
+	// batch per step: how much batching itself gains on this model and
+	// machine, the ceiling for Speedup.
+	BareSingleTokS   float64 `json:"bare_single_total_tok_s,omitempty"`
+	BareParallelTokS float64 `json:"bare_parallel_total_tok_s,omitempty"`
+	BareSpeedup      float64 `json:"bare_speedup,omitempty"`
 
 	Goal float64 `json:"goal,omitempty"`
 	Met  *bool   `json:"met,omitempty"`
@@ -208,7 +214,7 @@ func runOne(ctx context.Context, o Options, size, quant string, emit func(Result
 	// Concurrency: total generation rate of N simultaneous requests
 	// against one, short prompts so generation dominates.
 	short := bare.promptText(32)
-	var single, parallel []float64
+	var single, parallel, bareSingle, bareParallel []float64
 	for i := 0; i < o.Repeat; i++ {
 		o.Progress("%s %s: concurrency run %d/%d", size, quant, i+1, o.Repeat)
 		r1, err := concurrentRate(ctx, eng, path, short, o.GenTokens, 1, i)
@@ -220,10 +226,14 @@ func runOne(ctx context.Context, o Options, size, quant string, emit func(Result
 			return err
 		}
 		single, parallel = append(single, r1), append(parallel, rn)
+		bareSingle = append(bareSingle, bare.batchedRate(short, o.GenTokens, 1, uint32(100*i+1)))
+		bareParallel = append(bareParallel, bare.batchedRate(short, o.GenTokens, o.Concurrent, uint32(100*i+1)))
 	}
 	cc := base
 	cc.Kind, cc.Requests, cc.GenTokens = "concurrency", o.Concurrent, o.GenTokens
 	cc.SingleTokS, cc.ParallelTokS = best(single), best(parallel)
+	cc.BareSingleTokS, cc.BareParallelTokS = best(bareSingle), best(bareParallel)
+	cc.BareSpeedup = pairedRatio(bareParallel, bareSingle)
 	cc.Speedup, cc.Goal = pairedRatio(parallel, single), 2
 	met2 := cc.Speedup >= cc.Goal
 	cc.Met = &met2
@@ -285,9 +295,9 @@ func median(xs []float64) float64 {
 }
 
 // bare is the baseline: llama.cpp driven directly through the llama
-// package, one sequence, the same sampler parameters as the engine's, and
-// the same persistent thread pool, so that the comparison measures the
-// engine's own work.
+// package with the engine's context parameters (a KV stream per sequence,
+// the same persistent thread pool) and sampler parameters, so that the
+// comparison measures the engine's own work.
 type bare struct {
 	model *llama.Model
 	lctx  *llama.Context
@@ -302,7 +312,7 @@ func newBare(path string, o Options) (*bare, error) {
 		return nil, err
 	}
 	const batch = 512
-	lctx, err := llama.NewContextWithModel(m, llama.NewContextParams(o.ContextSize, batch, 1, o.Threads, ml.FlashAttentionAuto, ""))
+	lctx, err := llama.NewContextWithModel(m, llama.NewContextParams(o.ContextSize*o.Concurrent, batch, o.Concurrent, o.Threads, ml.FlashAttentionAuto, ""))
 	if err != nil {
 		llama.FreeModel(m)
 		return nil, err
@@ -312,7 +322,7 @@ func newBare(path string, o Options) (*bare, error) {
 		b.close()
 		return nil, err
 	}
-	if b.batch, err = llama.NewBatch(batch, 1, 0); err != nil {
+	if b.batch, err = llama.NewBatch(batch, o.Concurrent, 0); err != nil {
 		b.close()
 		return nil, err
 	}
@@ -354,12 +364,7 @@ func (b *bare) promptText(n int) string {
 func (b *bare) run(text string, gen int, seed uint32) (int, time.Duration, int, time.Duration) {
 	b.lctx.KvCacheSeqRm(0, -1, -1)
 	prompt := b.tokens(text)
-	s, err := llama.NewSamplingContext(b.model, llama.SamplingParams{
-		TopK: 40, TopP: 0.95, TypicalP: 1, Temp: 0.8, RepeatLastN: 64, PenaltyRepeat: 1, Seed: seed,
-	})
-	if err != nil {
-		panic(errors.New("llmbench: sampler"))
-	}
+	s := b.sampler(seed)
 	start := time.Now()
 	pos := 0
 	last := 0
@@ -390,4 +395,56 @@ func (b *bare) run(text string, gen int, seed uint32) (int, time.Duration, int, 
 		s.Accept(tok, true)
 	}
 	return len(prompt), promptDur, gen, time.Since(start)
+}
+
+func (b *bare) sampler(seed uint32) *llama.SamplingContext {
+	s, err := llama.NewSamplingContext(b.model, llama.SamplingParams{
+		TopK: 40, TopP: 0.95, TypicalP: 1, Temp: 0.8, RepeatLastN: 64, PenaltyRepeat: 1, Seed: seed,
+	})
+	if err != nil {
+		panic(errors.New("llmbench: sampler"))
+	}
+	return s
+}
+
+// batchedRate runs n sequences of the same prompt side by side, every step
+// one batch holding a token of each (their prompts first, together), and
+// returns generated tokens per second of wall time, as concurrentRate
+// measures the engine.
+func (b *bare) batchedRate(text string, gen, n int, seed uint32) float64 {
+	prompt := b.tokens(text)
+	samplers := make([]*llama.SamplingContext, n)
+	for i := range samplers {
+		b.lctx.KvCacheSeqRm(i, -1, -1)
+		samplers[i] = b.sampler(seed + uint32(i))
+	}
+	start := time.Now()
+	b.batch.Clear()
+	for i := 0; i < n; i++ {
+		for j, t := range prompt {
+			b.batch.Add(t, nil, j, j == len(prompt)-1, i)
+		}
+	}
+	if err := b.lctx.Decode(b.batch); err != nil {
+		panic(err)
+	}
+	toks := make([]int, n)
+	for i := range toks {
+		toks[i] = samplers[i].Sample(b.lctx, (i+1)*len(prompt)-1)
+		samplers[i].Accept(toks[i], true)
+	}
+	for step := 1; step < gen; step++ {
+		b.batch.Clear()
+		for i, t := range toks {
+			b.batch.Add(t, nil, len(prompt)+step-1, true, i)
+		}
+		if err := b.lctx.Decode(b.batch); err != nil {
+			panic(err)
+		}
+		for i := range toks {
+			toks[i] = samplers[i].Sample(b.lctx, i)
+			samplers[i].Accept(toks[i], true)
+		}
+	}
+	return float64(n*gen) / time.Since(start).Seconds()
 }
