@@ -24,7 +24,7 @@ func runBenchLLM(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&o.Threads, "threads", 0, "CPU threads (default all)")
 	fs.IntVar(&o.PromptTokens, "prompt-tokens", 256, "prompt length in tokens")
 	fs.IntVar(&o.GenTokens, "gen-tokens", 128, "tokens generated per request")
-	fs.IntVar(&o.Repeat, "repeat", 0, "timed runs per measurement; ratios are medians of paired runs (default 5, 15 for models under 100M parameters)")
+	fs.IntVar(&o.Repeat, "repeat", 0, "timed runs per measurement; ratios are medians of paired runs (default 9, 15 for models under 100M parameters)")
 	fs.IntVar(&o.Concurrent, "concurrent", 4, "requests in the concurrency measurement")
 	fs.StringVar(&o.Dir, "dir", "", "directory caching the generated models (default: $TMPDIR/outpost-bench-llm)")
 	if err := fs.Parse(args); err != nil {

@@ -7,16 +7,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ollama/ollama/llama"
 	"github.com/ollama/ollama/ml"
+	_ "github.com/ollama/ollama/ml/backend/ggml" // registers the "ggml" backend
 
 	"github.com/outposthq/outpost/inference/llamaext"
 	"github.com/outposthq/outpost/inference/randllama"
 )
 
-func tinyModel(t *testing.T) *llama.Model {
+func tinyModelFile(t *testing.T) string {
 	t.Helper()
 	cfg, _ := randllama.Preset("tiny")
 	cfg.Seed = 3
@@ -24,6 +27,12 @@ func tinyModel(t *testing.T) *llama.Model {
 	if err := randllama.WriteFile(path, cfg); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+func tinyModel(t *testing.T) *llama.Model {
+	t.Helper()
+	path := tinyModelFile(t)
 	llama.BackendInit()
 	llamaext.RouteLogs()
 	m, err := llama.LoadModelFromFile(path, llama.ModelParams{UseMmap: true})
@@ -99,6 +108,70 @@ func wakeups(t *testing.T, tid string) int {
 	return 0
 }
 
+// workers are the threads a pool started. Go may start a thread of its own
+// at the same moment, so there can be more of them than the pool's; the
+// checks count rather than name them.
+type workers struct {
+	n      int // the pool's
+	ids    []string
+	wakeup []int
+}
+
+// startedSince returns the threads started since before, which must be at
+// least n.
+func startedSince(t *testing.T, before []string, n int) workers {
+	t.Helper()
+	w := workers{n: n}
+	for _, id := range osThreads(t) {
+		if !slices.Contains(before, id) {
+			w.ids = append(w.ids, id)
+			w.wakeup = append(w.wakeup, wakeups(t, id))
+		}
+	}
+	if len(w.ids) < n {
+		t.Fatalf("the pool started %d threads, want %d (the caller's is the first)", len(w.ids), n)
+	}
+	return w
+}
+
+// checkWoken fails unless the pool's workers have been woken since
+// startedSince. A computation wakes them unless they are still awake from
+// the one before; one that did not use the pool would start threads of its
+// own and leave these asleep. The kernel counts a wakeup when the thread
+// sleeps again, which a worker does right after its graph, so the count is
+// awaited.
+func (w workers) checkWoken(t *testing.T) {
+	t.Helper()
+	woken := 0
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		woken = 0
+		for i, id := range w.ids {
+			if wakeups(t, id) > w.wakeup[i] {
+				woken++
+			}
+		}
+		if woken >= w.n {
+			return
+		}
+	}
+	t.Errorf("%d of the pool's %d workers were woken by the computation", woken, w.n)
+}
+
+// checkStopped fails unless the pool's workers have exited.
+func (w workers) checkStopped(t *testing.T) {
+	t.Helper()
+	now := osThreads(t)
+	gone := 0
+	for _, id := range w.ids {
+		if !slices.Contains(now, id) {
+			gone++
+		}
+	}
+	if gone < w.n {
+		t.Errorf("%d of the pool's %d workers exited after Free", gone, w.n)
+	}
+}
+
 // A pool computes what ggml's per-graph threads compute, keeps its worker
 // threads across decode calls, and stops them on Free.
 func TestPool(t *testing.T) {
@@ -118,38 +191,98 @@ func TestPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var workers []string
-	for _, id := range osThreads(t) {
-		if !slices.Contains(before, id) {
-			workers = append(workers, id)
-		}
-	}
-	if len(workers) != threads-1 {
-		t.Fatalf("NewPool(%d) started %d threads, want %d (the caller's is the first)", threads, len(workers), threads-1)
-	}
-	woken := make([]int, len(workers))
-	for i, id := range workers {
-		woken[i] = wakeups(t, id)
-	}
+	workers := startedSince(t, before, threads-1)
 	got := decode(t, c, m.NumVocab(), tokens)
 	for i := range want {
 		if !slices.Equal(got[i], want[i]) {
 			t.Fatalf("step %d: logits with the pool differ from those without", i)
 		}
 	}
-	// A decode wakes the pool's workers unless they are still awake from
-	// the one before; a context that did not use the pool would start
-	// threads of its own and leave these asleep.
-	for i, id := range workers {
-		if n := wakeups(t, id) - woken[i]; n == 0 {
-			t.Errorf("worker %s slept through %d decodes", id, len(tokens))
-		}
-	}
+	workers.checkWoken(t)
 	llamaext.Free(c)
 	pool.Free()
 	pool.Free() // idempotent
-	if after := osThreads(t); len(after) != len(before) {
-		t.Errorf("after Free the process has %d threads, want %d", len(after), len(before))
+	workers.checkStopped(t)
+}
+
+// The process-wide pool of ollama's ml backends (Whisper's) computes their
+// graphs, for one backend after another is closed.
+func TestShareBackendPool(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const threads = 2
+	path := tinyModelFile(t)
+	for i := range 2 {
+		b, err := ml.NewBackend(path, ml.BackendParams{AllocMemory: true, NumThreads: threads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		workers := sharePool(t, b, threads)
+		mulmat(t, b)
+		workers.checkWoken(t)
+		b.Close()
+		if t.Failed() {
+			t.Fatalf("backend %d", i)
+		}
+	}
+}
+
+// sharedWorkers are the threads of the process-wide pool, started by the
+// first ShareBackendPool call in the test binary.
+var sharedWorkers struct {
+	once sync.Once
+	w    workers
+}
+
+func sharePool(t *testing.T, b ml.Backend, threads int) workers {
+	t.Helper()
+	first := false
+	sharedWorkers.once.Do(func() {
+		first = true
+		before := osThreads(t)
+		if err := llamaext.ShareBackendPool(b, threads); err != nil {
+			t.Fatal(err)
+		}
+		sharedWorkers.w = startedSince(t, before, max(threads, runtime.NumCPU())-1)
+	})
+	if !first {
+		if err := llamaext.ShareBackendPool(b, threads); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := sharedWorkers.w
+	w.wakeup = slices.Clone(w.wakeup)
+	for i, id := range w.ids {
+		w.wakeup[i] = wakeups(t, id)
+	}
+	return w
+}
+
+// mulmat computes a matrix-vector product on b and checks it.
+func mulmat(t *testing.T, b ml.Backend) {
+	t.Helper()
+	const n = 64
+	a, x := make([]float32, n*n), make([]float32, n)
+	for i := range a {
+		a[i] = float32(i%7) - 3
+	}
+	for i := range x {
+		x[i] = float32(i%5) / 4
+	}
+	ctx := b.NewContext()
+	defer ctx.Close()
+	in := ctx.Input()
+	out := in.FromFloats(a, n, n).Mulmat(ctx, in.FromFloats(x, n, 1))
+	ctx.Forward(out).Compute(out)
+	got := out.Floats()
+	for row := range n {
+		var want float32
+		for k := range n {
+			want += a[row*n+k] * x[k]
+		}
+		if got[row] != want {
+			t.Fatalf("row %d: %v, want %v", row, got[row], want)
+		}
 	}
 }
 

@@ -21,7 +21,8 @@ void ggml_threadpool_params_init(outpost_pool_params * p, int n_threads);
 void * ggml_threadpool_new(outpost_pool_params * p);
 void ggml_threadpool_free(void * pool);
 void llama_attach_threadpool(void * ctx, void * pool, void * pool_batch);
-void llama_detach_threadpool(void * ctx);
+bool ggml_backend_is_cpu(void * backend);
+void ggml_backend_cpu_set_threadpool(void * backend, void * pool);
 
 // outpost_pool_new returns a pool of n_threads that sleep when idle, or
 // NULL if ggml's parameter struct does not have the layout above (checked
@@ -44,9 +45,14 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
+	"runtime"
+	"sync"
 	"unsafe"
 
 	"github.com/ollama/ollama/llama"
+	"github.com/ollama/ollama/ml"
 )
 
 // Pool is a set of compute threads that llama_decode reuses from one call
@@ -82,4 +88,68 @@ func (p *Pool) Free() {
 		C.ggml_threadpool_free(p.p)
 		p.p = nil
 	}
+}
+
+// ShareBackendPool makes the CPU backend of b, a backend from
+// github.com/ollama/ollama/ml, compute on a pool of at least threads
+// threads. ollama creates one CPU backend per process and every ml backend
+// computes on it, so the pool is process-wide and never freed: freeing it
+// with one model would leave the next model's graphs a dangling pool. A
+// call asking for more threads than the pool has replaces it with a larger
+// one; the old one, paused, is kept for good (at most one per core count).
+func ShareBackendPool(b ml.Backend, threads int) error {
+	if threads < 1 {
+		return errors.New("llamaext: a pool needs at least one thread")
+	}
+	backends, err := cpuBackends(b)
+	if err != nil {
+		return err
+	}
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.p == nil || shared.threads < threads {
+		// Idle workers cost nothing, so the pool takes every core at once
+		// and later calls with fewer threads reuse it.
+		n := max(threads, runtime.NumCPU())
+		p := C.outpost_pool_new(C.int(n))
+		if p == nil {
+			return errors.New("llamaext: ggml's thread pool parameters are not laid out as this package expects")
+		}
+		shared.p, shared.threads = p, n
+	}
+	for _, be := range backends {
+		C.ggml_backend_cpu_set_threadpool(be, shared.p)
+	}
+	return nil
+}
+
+var shared struct {
+	mu      sync.Mutex
+	p       unsafe.Pointer
+	threads int
+}
+
+// cpuBackends returns the CPU backends among b's scheduler backends, which
+// ollama's ggml.Backend keeps in its unexported field schedBackends. The
+// field's type is checked before it is read.
+func cpuBackends(b ml.Backend) ([]unsafe.Pointer, error) {
+	v := reflect.ValueOf(b)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("llamaext: backend %T is not a pointer to a struct", b)
+	}
+	f := v.Elem().FieldByName("schedBackends")
+	if !f.IsValid() || f.Kind() != reflect.Slice || f.Type().Elem().Kind() != reflect.Pointer {
+		return nil, fmt.Errorf("llamaext: backend %T has no slice of backends where expected", b)
+	}
+	list := *(*[]unsafe.Pointer)(unsafe.Pointer(f.UnsafeAddr()))
+	var cpu []unsafe.Pointer
+	for _, be := range list {
+		if be != nil && bool(C.ggml_backend_is_cpu(be)) {
+			cpu = append(cpu, be)
+		}
+	}
+	if len(cpu) == 0 {
+		return nil, fmt.Errorf("llamaext: backend %T has no CPU backend", b)
+	}
+	return cpu, nil
 }

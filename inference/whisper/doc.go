@@ -21,4 +21,8 @@
 //     needs room for one copy while loading) and allocates them in RAM.
 //  2. Pass 16 kHz mono float32 samples in [-1, 1].
 //  3. Close the model when done; no call may be in flight.
+//  4. Compute on one model at a time in a process (a Gate can order them,
+//     as package speech does). A model serializes its own graphs, but
+//     ollama's ml backends share one CPU backend, with its work buffer and
+//     its thread pool (llamaext.ShareBackendPool).
 package whisper

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +16,8 @@ import (
 	fsggml "github.com/ollama/ollama/fs/ggml"
 	"github.com/ollama/ollama/ml"
 	_ "github.com/ollama/ollama/ml/backend/ggml" // registers the "ggml" backend
+
+	"github.com/outposthq/outpost/inference/llamaext"
 )
 
 // LoadOptions configure Load.
@@ -110,6 +113,11 @@ func Load(ctx context.Context, path string, opts LoadOptions) (m *Model, err err
 	if w.err != nil {
 		b.Close()
 		return nil, w.err
+	}
+	// Without a pool ggml starts and joins threads for every graph: a
+	// large share of a decoding step on the small models.
+	if err := llamaext.ShareBackendPool(b, threads); err != nil {
+		slog.Warn("whisper: computing without a thread pool: every graph starts its own threads", "err", err)
 	}
 	m.static = b.NewContextSize(8)
 	if err := m.Encoder.prepare(ctx, m, m.static); err != nil {

@@ -28,7 +28,7 @@ type Options struct {
 	Threads      int      // [runtime.NumCPU()]
 	PromptTokens int      // [256]
 	GenTokens    int      // [128]
-	Repeat       int      // timed runs per measurement; ratios are medians of paired runs [5; 15 for models under 100M parameters]
+	Repeat       int      // timed runs per measurement; ratios are medians of paired runs [9; 15 for models under 100M parameters]
 	Concurrent   int      // requests in the concurrency measurement [4]
 	ContextSize  int      // tokens per sequence [2048]
 	Dir          string   // where generated models are cached [$TMPDIR/outpost-bench-llm]
@@ -148,10 +148,11 @@ func runOne(ctx context.Context, o Options, size, quant string, emit func(Result
 	}
 	base := Result{Bench: "llm", Model: size, Params: cfg.Params(), Quant: cfg.Type.String(), Threads: o.Threads}
 	if o.Repeat <= 0 {
-		// A small model's run takes a fraction of a second and swings by
-		// tens of percent with whatever else the cores do in that moment;
-		// more pairs steady the medians at little cost.
-		o.Repeat = 5
+		// A run's rate swings by tens of percent with whatever else the
+		// cores do in that moment (on a shared VM, from second to second),
+		// so a ratio needs several pairs; a small model's sub-second runs
+		// make more of them cheap.
+		o.Repeat = 9
 		if cfg.Params() < 100_000_000 {
 			o.Repeat = 15
 		}
