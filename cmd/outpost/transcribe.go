@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -28,7 +27,7 @@ func runTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		prompt    = fs.String("prompt", "", "text that conditions the first window (names, spelling)")
 		translate = fs.Bool("translate", false, "translate into English")
 		beam      = fs.Int("beam", 0, "beam search width (0: greedy)")
-		threads   = fs.Int("threads", runtime.NumCPU(), "CPU threads")
+		threads   = fs.Int("threads", 0, "CPU threads (default: all cores)")
 		data      = fs.String("data", "./data", "node data directory whose registry resolves --model names (without --model: its only Whisper model)")
 		verbose   = fs.Bool("v", false, "log ggml's messages")
 	)

@@ -15,6 +15,7 @@ import (
 	"github.com/ollama/ollama/ml"
 	_ "github.com/ollama/ollama/ml/backend/ggml" // registers the "ggml" backend
 
+	"github.com/outposthq/outpost/inference/cpuslot"
 	"github.com/outposthq/outpost/inference/llamaext"
 	"github.com/outposthq/outpost/inference/randllama"
 )
@@ -243,7 +244,7 @@ func sharePool(t *testing.T, b ml.Backend, threads int) workers {
 		if err := llamaext.ShareBackendPool(b, threads); err != nil {
 			t.Fatal(err)
 		}
-		sharedWorkers.w = startedSince(t, before, max(threads, runtime.NumCPU())-1)
+		sharedWorkers.w = startedSince(t, before, max(threads, cpuslot.Threads(0))-1)
 	})
 	if !first {
 		if err := llamaext.ShareBackendPool(b, threads); err != nil {

@@ -47,12 +47,13 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
 	"sync"
 	"unsafe"
 
 	"github.com/ollama/ollama/llama"
 	"github.com/ollama/ollama/ml"
+
+	"github.com/outposthq/outpost/inference/cpuslot"
 )
 
 // Pool is a set of compute threads that llama_decode reuses from one call
@@ -108,9 +109,9 @@ func ShareBackendPool(b ml.Backend, threads int) error {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.p == nil || shared.threads < threads {
-		// Idle workers cost nothing, so the pool takes every core at once
-		// and later calls with fewer threads reuse it.
-		n := max(threads, runtime.NumCPU())
+		// Idle workers cost nothing, so the pool takes every available CPU
+		// at once and later calls with fewer threads reuse it.
+		n := max(threads, cpuslot.Threads(0))
 		p := C.outpost_pool_new(C.int(n))
 		if p == nil {
 			return errors.New("llamaext: ggml's thread pool parameters are not laid out as this package expects")

@@ -5,19 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/ollama/ollama/llama"
 
+	"github.com/outposthq/outpost/inference/cpuslot"
 	"github.com/outposthq/outpost/inference/llamaext"
 )
 
 // Options configure an Engine. Zero values pick the defaults in brackets.
 type Options struct {
-	Threads      int           // CPU threads per decode [runtime.NumCPU()]
+	Threads      int           // CPU threads per decode [all available: cpuslot.Threads]
 	MemoryBudget int64         // bytes for all loaded models [3/4 of RAM; unlimited if unknown]
 	IdleTimeout  time.Duration // unload a model unused this long [5m; negative: never]
 	Parallel     int           // concurrent sequences per loaded model [4]
@@ -69,8 +69,14 @@ type loadOp struct {
 
 // New makes an engine. It loads nothing until the first request.
 func New(opts Options) *Engine {
-	if opts.Threads <= 0 {
-		opts.Threads = runtime.NumCPU()
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if n := cpuslot.Threads(opts.Threads); n != opts.Threads {
+		if opts.Threads > 0 {
+			opts.Logger.Warn("more threads than CPUs would stall every decode step; using fewer", "threads", opts.Threads, "cpus", n)
+		}
+		opts.Threads = n
 	}
 	if opts.MemoryBudget == 0 {
 		opts.MemoryBudget = defaultBudget()
@@ -83,9 +89,6 @@ func New(opts Options) *Engine {
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 512
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
 	}
 	if opts.Resolve == nil {
 		opts.Resolve = func(name string) (string, error) { return name, nil }

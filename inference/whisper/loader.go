@@ -10,13 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 
 	fsggml "github.com/ollama/ollama/fs/ggml"
 	"github.com/ollama/ollama/ml"
 	_ "github.com/ollama/ollama/ml/backend/ggml" // registers the "ggml" backend
 
+	"github.com/outposthq/outpost/inference/cpuslot"
 	"github.com/outposthq/outpost/inference/llamaext"
 )
 
@@ -77,9 +77,9 @@ func Load(ctx context.Context, path string, opts LoadOptions) (m *Model, err err
 		return nil, err
 	}
 
-	threads := opts.Threads
-	if threads <= 0 {
-		threads = runtime.NumCPU()
+	threads := cpuslot.Threads(opts.Threads)
+	if opts.Threads > threads {
+		slog.Warn("whisper: more threads than CPUs would stall every graph; using fewer", "threads", opts.Threads, "cpus", threads)
 	}
 	// ggml panics (ErrNoMem) when it cannot allocate; report it as an error.
 	defer func() {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/ollama/ollama/llama"
 	"github.com/ollama/ollama/ml"
 
+	"github.com/outposthq/outpost/inference/cpuslot"
 	"github.com/outposthq/outpost/inference/gguf"
 	"github.com/outposthq/outpost/inference/llamaext"
 	"github.com/outposthq/outpost/inference/llm"
@@ -25,7 +25,7 @@ import (
 type Options struct {
 	Models       []string // randllama presets, e.g. "25M", "300M"
 	Quants       []string // "q8_0", "q4_0", "f16"
-	Threads      int      // [runtime.NumCPU()]
+	Threads      int      // [all available; more are cut to that: cpuslot.Threads]
 	PromptTokens int      // [256]
 	GenTokens    int      // [128]
 	Repeat       int      // timed runs per measurement; ratios are medians of paired runs [9; 15 for models under 100M parameters]
@@ -76,9 +76,7 @@ func (o *Options) defaults() {
 	if len(o.Quants) == 0 {
 		o.Quants = []string{"q8_0", "q4_0"}
 	}
-	if o.Threads <= 0 {
-		o.Threads = runtime.NumCPU()
-	}
+	o.Threads = cpuslot.Threads(o.Threads)
 	if o.PromptTokens <= 0 {
 		o.PromptTokens = 256
 	}

@@ -13,9 +13,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
+	"github.com/outposthq/outpost/inference/cpuslot"
 	"github.com/outposthq/outpost/inference/whisper"
 	"github.com/outposthq/outpost/inference/whisper/whispertest"
 )
@@ -81,9 +81,7 @@ func Run(ctx context.Context, o Options, emit func(Result)) error {
 	if len(o.Durations) == 0 {
 		o.Durations = []time.Duration{30 * time.Second, 10 * time.Minute}
 	}
-	if o.Threads <= 0 {
-		o.Threads = runtime.NumCPU()
-	}
+	o.Threads = cpuslot.Threads(o.Threads)
 	if o.TokensPerWindow <= 0 {
 		o.TokensPerWindow = 100
 	}
