@@ -4,7 +4,8 @@
 // It owns: the model lifecycle (load on first use, keep warm, unload when
 // idle or when the memory budget needs room, refuse a model that cannot fit),
 // one batched decode loop per loaded model that serves several requests at
-// once as parallel sequences, chat templates, sampling, stop sequences,
+// once as parallel sequences (on a thread pool of its own, see package
+// llamaext), chat templates, sampling, stop sequences,
 // UTF-8-safe streaming, and JSON-schema-constrained output (schema → GBNF
 // grammar → constrained sampling → validation of the result).
 //
