@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -146,6 +147,56 @@ func FuzzGenerateText(f *testing.F) {
 			if err == nil && !utf8.ValidString(resp.Text) {
 				t.Fatalf("output %q is not UTF-8", resp.Text)
 			}
+		}
+	})
+}
+
+// FuzzGenerateStop generates with a fuzzed stop sequence, streamed and not,
+// and checks the result against the same generation without it: the text
+// ends just before the stop's first occurrence (finish "stop") or, if the
+// stop never occurs, is the whole text; streamed pieces add up to it.
+func FuzzGenerateStop(f *testing.F) {
+	f.Add("e", int64(1))
+	f.Add("ab", int64(7))
+	f.Add(" ", int64(3))
+	f.Add("\u00e9", int64(2))
+	e := New(Options{ContextSize: 256, Threads: 1, IdleTimeout: -1})
+	f.Cleanup(e.Close)
+	f.Fuzz(func(t *testing.T, stop string, seed int64) {
+		if stop == "" || !utf8.ValidString(stop) || strings.ContainsRune(stop, utf8.RuneError) {
+			return
+		}
+		base := Request{Model: tinyModel, Prompt: "The patient reports", MaxTokens: 24, Temperature: 1, Seed: seed & 0xFFFF}
+		full, err := e.Generate(context.Background(), base, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := base
+		req.Stop = []string{stop}
+		plain, err := e.Generate(context.Background(), req, nil)
+		if errors.Is(err, ErrBadRequest) {
+			return // a stop sequence the API refuses (too long, ...)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pieces strings.Builder
+		streamed, err := e.Generate(context.Background(), req, func(tok Token) error {
+			pieces.WriteString(tok.Text)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if streamed.Text != plain.Text || pieces.String() != plain.Text || streamed.FinishReason != plain.FinishReason {
+			t.Fatalf("streamed %q (pieces %q, %s) differs from not streamed %q (%s)", streamed.Text, pieces.String(), streamed.FinishReason, plain.Text, plain.FinishReason)
+		}
+		i := strings.Index(full.Text, stop)
+		switch {
+		case i >= 0 && (plain.Text != full.Text[:i] || plain.FinishReason != "stop"):
+			t.Fatalf("stop %q at %d of %q: got %q (%s)", stop, i, full.Text, plain.Text, plain.FinishReason)
+		case i < 0 && (plain.Text != full.Text || plain.FinishReason != full.FinishReason):
+			t.Fatalf("stop %q absent from %q (%s): got %q (%s)", stop, full.Text, full.FinishReason, plain.Text, plain.FinishReason)
 		}
 	})
 }
