@@ -60,6 +60,9 @@ func checkSchema(schema []byte) error {
 		if err := checkBounds(m, path); err != nil {
 			return err
 		}
+		if err := checkRequired(m, path); err != nil {
+			return err
+		}
 		return checkPatterns(m, path)
 	})
 }
@@ -73,6 +76,33 @@ func checkBounds(m map[string]any, path string) error {
 		hi, okHi := num(m[b[1]])
 		if okLo && okHi && lo > hi {
 			return fmt.Errorf("%s %g is above %s %g at %s: no value fits", b[0], lo, b[1], hi, pathOrRoot(path))
+		}
+	}
+	return nil
+}
+
+// checkRequired refuses an object schema that requires a property it does
+// not define. llama.cpp's converter builds an object's grammar from its
+// properties alone and drops such a name, so generation could only produce
+// output that fails validation. Inside allOf the converter merges the
+// components' properties and makes them all required itself, so those are
+// left alone.
+func checkRequired(m map[string]any, path string) error {
+	req, ok := m["required"].([]any)
+	if !ok || strings.Contains(path, "/allOf/") {
+		return nil
+	}
+	props, hasProps := m["properties"].(map[string]any)
+	if !hasProps && m["type"] != "object" {
+		return nil
+	}
+	for _, r := range req {
+		name, ok := r.(string)
+		if !ok {
+			continue
+		}
+		if _, ok := props[name]; !ok {
+			return fmt.Errorf("required property %q is not among the properties at %s: the grammar cannot produce it (define it under properties)", name, pathOrRoot(path))
 		}
 	}
 	return nil

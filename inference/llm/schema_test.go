@@ -73,6 +73,31 @@ func TestSchemaGrammarRefusesWhatBreaksLlamaCpp(t *testing.T) {
 	}
 }
 
+// A required property the schema does not define: llama.cpp's converter
+// drops it, so every output would fail validation after generating.
+func TestSchemaRequiredMustBeDefined(t *testing.T) {
+	for _, tc := range []struct {
+		schema string
+		ok     bool
+	}{
+		{`{"properties":{},"required":["0"]}`, false},
+		{`{"type":"object","properties":{"a":{"type":"string"}},"required":["a","b"]}`, false},
+		{`{"type":"object","required":["a"]}`, false},
+		{`{"type":"object","properties":{"n":{"type":"object","properties":{},"required":["x"]}}}`, false},
+		{`{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}`, true},
+		{`{"allOf":[{"type":"object","properties":{"a":{"type":"string"}}},{"type":"object","required":["a"]}]}`, true},
+		{`{"type":"object","properties":{"required":{"type":"array"}}}`, true}, // a property named "required"
+	} {
+		_, err := schemaGrammar([]byte(tc.schema))
+		if tc.ok && err != nil {
+			t.Errorf("%s: %v", tc.schema, err)
+		}
+		if !tc.ok && (!errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "is not among the properties")) {
+			t.Errorf("%s: err = %v, want a 400 naming the undefined property", tc.schema, err)
+		}
+	}
+}
+
 func TestCheckPattern(t *testing.T) {
 	for _, tc := range []struct {
 		pattern string
