@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,12 @@ func checkPatterns(m map[string]any, path string) error {
 	if p, ok := m["pattern"].(string); ok {
 		if err := checkPattern(p); err != nil {
 			return fmt.Errorf("pattern %q at %s: %w", p, pathOrRoot(path), err)
+		}
+		// The output is validated with Go's regexp (RE2); a pattern it
+		// cannot compile, such as one with lookahead or an unclosed group,
+		// would fail every output after the whole generation.
+		if _, err := regexp.Compile(p); err != nil {
+			return fmt.Errorf("pattern %q at %s cannot be checked: %w", p, pathOrRoot(path), err)
 		}
 	}
 	return nil
@@ -141,6 +148,17 @@ func checkPattern(p string) error {
 					i++
 				} else {
 					break
+				}
+			}
+			// The converter copies an inner anchor into the grammar as
+			// the character itself, which the regular expression that
+			// validates the output reads as an anchor: no output could
+			// satisfy both.
+			for j := start; j < i; j++ {
+				if s[j] == '\\' {
+					j++
+				} else if s[j] == '^' || s[j] == '$' {
+					return fmt.Errorf("%q at offset %d: anchors only work at the start and end of a pattern (escape it as \\%c for the character)", s[j], j+1, s[j])
 				}
 			}
 			item(g, false)

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -73,6 +74,18 @@ func TestSchemaGrammarRefusesWhatBreaksLlamaCpp(t *testing.T) {
 	}
 }
 
+// A pattern the validator's regexp package cannot compile would fail every
+// output after the whole generation.
+func TestSchemaPatternMustCompile(t *testing.T) {
+	for _, p := range []string{`^($`, `^(a)\1$`} { // an unclosed group, a backreference
+		schema, _ := json.Marshal(map[string]any{"type": "string", "pattern": p})
+		_, err := schemaGrammar(schema)
+		if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "cannot be checked") {
+			t.Errorf("%s: err = %v, want a 400 saying it cannot be checked", p, err)
+		}
+	}
+}
+
 // A required property the schema does not define: llama.cpp's converter
 // drops it, so every output would fail validation after generating.
 func TestSchemaRequiredMustBeDefined(t *testing.T) {
@@ -104,6 +117,11 @@ func TestCheckPattern(t *testing.T) {
 		ok      bool
 	}{
 		{`^[A-Z]{3}[0-9]{2}$`, true},
+		{`^$$`, false},       // an inner anchor: a literal '$' to the converter, an anchor to the validator
+		{`^a$|^b$`, false},   // the same, in the common "either whole pattern" spelling
+		{`^(x|^y)z$`, false}, // inside a group
+		{`^a\$b\^c$`, true},  // escaped: the characters
+		{`^[^$^]+$`, true},   // inside a class: the characters
 		{`^(a|b)+c?$`, true},
 		{`^\d{4}-\d{2}$`, true},
 		{`^\}\]$`, true},
