@@ -121,7 +121,13 @@ func checkPattern(p string) error {
 				for i < len(s) && s[i] != '}' {
 					i++
 				}
-				lo, unbounded = parseBraces(s[j+1 : min(i, len(s))])
+				in := s[j+1 : min(i, len(s))]
+				// Go's regexp, which validates the output, reads anything
+				// else ({,3}, {2x}) as literal text; the converter as a count.
+				if i < len(s) && !repetitionCount.MatchString(in) {
+					return fmt.Errorf("{%s} at offset %d is not a repetition count ({m}, {m,} or {m,n})", in, j+1)
+				}
+				lo, unbounded = parseBraces(in)
 			}
 			i++
 			if !g.hasLast {
@@ -167,6 +173,8 @@ func checkPattern(p string) error {
 	return nil
 }
 
+var repetitionCount = regexp.MustCompile(`^[0-9]+(,[0-9]*)?$`)
+
 // parseBraces reads the inside of a pattern's {m}, {m,} or {m,n} as the
 // converter does: the minimum (0 if absent or unreadable) and whether
 // there is no maximum.
@@ -182,29 +190,14 @@ func parseBraces(in string) (lo int, unbounded bool) {
 // and the class must allow some character that valid UTF-8 can carry. A
 // class the grammar parser cannot read is left for it to refuse.
 func checkClass(c string) error {
-	negated := strings.HasPrefix(c, "^")
-	if negated {
-		c = c[1:]
+	negated, spans, ok := parseClass(c)
+	if !ok {
+		return nil
 	}
-	type span struct{ lo, hi rune }
-	var spans []span
-	for len(c) > 0 {
-		lo, n, ok := classChar(c)
-		if !ok {
-			return nil
+	for _, sp := range spans {
+		if sp.hi < sp.lo {
+			return fmt.Errorf("range %q-%q runs backwards", sp.lo, sp.hi)
 		}
-		c = c[n:]
-		hi := lo
-		if len(c) >= 2 && c[0] == '-' {
-			if hi, n, ok = classChar(c[1:]); !ok {
-				return nil
-			}
-			c = c[1+n:]
-			if hi < lo {
-				return fmt.Errorf("range %q-%q runs backwards", lo, hi)
-			}
-		}
-		spans = append(spans, span{lo, hi})
 	}
 	// Is some code point a model can write (UTF-8 can encode it: not a
 	// surrogate, not past U+10FFFF; and not NUL) in the class?
@@ -232,6 +225,35 @@ func checkClass(c string) error {
 		}
 	}
 	return errors.New("matches no character")
+}
+
+// span is a range of code points in a character class.
+type span struct{ lo, hi rune }
+
+// parseClass reads a class body (the text between '[' and ']') as
+// llama.cpp's grammar parser does; ok is false if the parser could not
+// read it. Ranges are returned as written, backwards ones included.
+func parseClass(c string) (negated bool, spans []span, ok bool) {
+	negated = strings.HasPrefix(c, "^")
+	if negated {
+		c = c[1:]
+	}
+	for len(c) > 0 {
+		lo, n, ok := classChar(c)
+		if !ok {
+			return negated, nil, false
+		}
+		c = c[n:]
+		hi := lo
+		if len(c) >= 2 && c[0] == '-' {
+			if hi, n, ok = classChar(c[1:]); !ok {
+				return negated, nil, false
+			}
+			c = c[1+n:]
+		}
+		spans = append(spans, span{lo, hi})
+	}
+	return negated, spans, true
 }
 
 // classChar reads one character of a grammar character class: an escape

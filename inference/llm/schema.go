@@ -14,7 +14,11 @@ func schemaGrammar(schema []byte) (string, error) {
 	if err := checkSchema(schema); err != nil {
 		return "", fmt.Errorf("%w: json schema: %w", ErrBadRequest, err)
 	}
-	g := llama.SchemaToGrammar(schema)
+	safe, err := jsonSafeSchema(schema)
+	if err != nil {
+		return "", fmt.Errorf("%w: json schema: %w", ErrBadRequest, err)
+	}
+	g := llama.SchemaToGrammar(safe)
 	if g == nil {
 		return "", fmt.Errorf("%w: json schema: llama.cpp cannot convert it to a grammar", ErrBadRequest)
 	}

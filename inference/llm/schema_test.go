@@ -117,11 +117,14 @@ func TestCheckPattern(t *testing.T) {
 		ok      bool
 	}{
 		{`^[A-Z]{3}[0-9]{2}$`, true},
-		{`^$$`, false},       // an inner anchor: a literal '$' to the converter, an anchor to the validator
-		{`^a$|^b$`, false},   // the same, in the common "either whole pattern" spelling
-		{`^(x|^y)z$`, false}, // inside a group
-		{`^a\$b\^c$`, true},  // escaped: the characters
-		{`^[^$^]+$`, true},   // inside a class: the characters
+		{`^$$`, false},        // an inner anchor: a literal '$' to the converter, an anchor to the validator
+		{`^a$|^b$`, false},    // the same, in the common "either whole pattern" spelling
+		{`^(x|^y)z$`, false},  // inside a group
+		{`^a\$b\^c$`, true},   // escaped: the characters
+		{`^[^$^]+$`, true},    // inside a class: the characters
+		{`^[0]{0(})$`, false}, // not a count: a literal to Go's regexp, a count to the converter
+		{`^a{,3}$`, false},
+		{`^a{2,}b{1,3}c{4}$`, true},
 		{`^(a|b)+c?$`, true},
 		{`^\d{4}-\d{2}$`, true},
 		{`^\}\]$`, true},
