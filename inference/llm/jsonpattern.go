@@ -28,12 +28,13 @@ const jsonUnsafe = `"\\\x7F\x00-\x1F`
 // jsonSafePattern, byte for byte the same elsewhere: property order decides
 // the order the grammar writes an object's fields in. Patterns inside
 // enum, const, default and examples are values, not schemas, and are left
-// alone.
+// alone; a property that is merely named "default" or "pattern" is not.
 func jsonSafeSchema(schema []byte) ([]byte, error) {
 	type frame struct {
 		object  bool
 		key     string // the object's current key
 		wantKey bool
+		names   bool // an object of named schemas (properties, $defs): its keys are not keywords
 		literal bool // inside a value that is not a schema
 	}
 	dec := json.NewDecoder(bytes.NewReader(schema))
@@ -59,18 +60,20 @@ func jsonSafeSchema(schema []byte) ([]byte, error) {
 				continue
 			}
 		}
-		literal := top != nil && (top.literal || top.object && isValueKeyword(top.key))
+		keyword := top != nil && top.object && !top.names // top.key is a schema keyword
+		literal := top != nil && (top.literal || keyword && isValueKeyword(top.key))
 		switch t := tok.(type) {
 		case json.Delim:
 			switch t {
 			case '{', '[':
-				stack = append(stack, frame{object: t == '{', wantKey: t == '{', literal: literal})
+				names := t == '{' && keyword && isNamesKeyword(top.key)
+				stack = append(stack, frame{object: t == '{', wantKey: t == '{', names: names, literal: literal})
 				continue
 			default:
 				stack = stack[:len(stack)-1]
 			}
 		case string:
-			if top != nil && top.object && top.key == "pattern" && !literal {
+			if keyword && top.key == "pattern" && !literal {
 				safe, err := jsonSafePattern(t)
 				if err != nil {
 					return nil, fmt.Errorf("pattern %q: %w", t, err)
@@ -98,6 +101,10 @@ func jsonSafeSchema(schema []byte) ([]byte, error) {
 
 func isValueKeyword(k string) bool {
 	return k == "enum" || k == "const" || k == "default" || k == "examples"
+}
+
+func isNamesKeyword(k string) bool {
+	return k == "properties" || k == "patternProperties" || k == "$defs" || k == "definitions"
 }
 
 // jsonSafePattern rewrites a pattern for llama.cpp's converter so that its

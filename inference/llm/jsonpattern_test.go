@@ -41,9 +41,12 @@ func TestJSONSafePattern(t *testing.T) {
 // writes an object's fields in the schema's order.
 func TestJSONSafeSchemaKeepsTheRest(t *testing.T) {
 	in := `{"type":"object", "properties": {"z": {"type":"string","pattern":"^.$"},
-	  "a": {"enum": [{"pattern":"^.$"}]}, "pattern": {"type":"string", "pattern": "^[^x]$"}}}`
-	want := `{"type":"object", "properties": {"z": {"type":"string","pattern":"^[^\\x0A\\x0D\"\\\\\\x7F\\x00-\\x1F]$"},
-	  "a": {"enum": [{"pattern":"^.$"}]}, "pattern": {"type":"string", "pattern": "^[^x\"\\\\\\x7F\\x00-\\x1F]$"}}}`
+	  "a": {"enum": [{"pattern":"^.$"}]}, "pattern": {"type":"string", "pattern": "^[^x]$"},
+	  "default": {"type":"string","pattern":"^.$","default":{"pattern":"^.$"}}}}`
+	dot := `"^[^\\x0A\\x0D\"\\\\\\x7F\\x00-\\x1F]$"`
+	want := `{"type":"object", "properties": {"z": {"type":"string","pattern":` + dot + `},
+	  "a": {"enum": [{"pattern":"^.$"}]}, "pattern": {"type":"string", "pattern": "^[^x\"\\\\\\x7F\\x00-\\x1F]$"},
+	  "default": {"type":"string","pattern":` + dot + `,"default":{"pattern":"^.$"}}}}`
 	got, err := jsonSafeSchema([]byte(in))
 	if err != nil || string(got) != want {
 		t.Fatalf("got %s, %v\nwant %s", got, err, want)
