@@ -68,19 +68,30 @@ type Pool struct{ p unsafe.Pointer }
 // polling level 0): on a machine with two cores a spinning worker takes the
 // core that sampling, HTTP and the other models need.
 func NewPool(c *llama.Context, threads int) (*Pool, error) {
-	if threads < 1 {
-		return nil, errors.New("llamaext: a pool needs at least one thread")
-	}
 	ptr := Ptr(c)
 	if ptr == nil {
 		return nil, errors.New("llamaext: cannot reach the llama context")
+	}
+	p, err := newPool(threads)
+	if err != nil {
+		return nil, err
+	}
+	C.llama_attach_threadpool(ptr, p, p)
+	return &Pool{p: p}, nil
+}
+
+var errNoThreads = errors.New("llamaext: a pool needs at least one thread")
+
+// newPool starts a ggml thread pool whose workers sleep between graphs.
+func newPool(threads int) (unsafe.Pointer, error) {
+	if threads < 1 {
+		return nil, errNoThreads
 	}
 	p := C.outpost_pool_new(C.int(threads))
 	if p == nil {
 		return nil, errors.New("llamaext: ggml's thread pool parameters are not laid out as this package expects")
 	}
-	C.llama_attach_threadpool(ptr, p, p)
-	return &Pool{p: p}, nil
+	return p, nil
 }
 
 // Free stops the pool's threads. Free its context first.
@@ -100,7 +111,7 @@ func (p *Pool) Free() {
 // one; the old one, paused, is kept for good (at most one per core count).
 func ShareBackendPool(b ml.Backend, threads int) error {
 	if threads < 1 {
-		return errors.New("llamaext: a pool needs at least one thread")
+		return errNoThreads
 	}
 	backends, err := cpuBackends(b)
 	if err != nil {
@@ -112,9 +123,9 @@ func ShareBackendPool(b ml.Backend, threads int) error {
 		// Idle workers cost nothing, so the pool takes every available CPU
 		// at once and later calls with fewer threads reuse it.
 		n := max(threads, cpuslot.Threads(0))
-		p := C.outpost_pool_new(C.int(n))
-		if p == nil {
-			return errors.New("llamaext: ggml's thread pool parameters are not laid out as this package expects")
+		p, err := newPool(n)
+		if err != nil {
+			return err
 		}
 		shared.p, shared.threads = p, n
 	}

@@ -582,7 +582,7 @@ func TestExclusiveSlot(t *testing.T) {
 
 func TestMaskEOG(t *testing.T) {
 	inf := float32(math.Inf(-1))
-	r := &runner{eog: []int{2}}
+	r := &runner{eog: []int{2}, isEOG: []bool{false, false, true, false}}
 	tests := []struct {
 		name     string
 		in, want []float32

@@ -136,14 +136,8 @@ func jsonSafePattern(p string) (string, error) {
 			b.WriteString("[^\\x0A\\x0D" + jsonUnsafe + "]")
 			i++
 		case c == '[':
-			end := i + 1
-			for end < len(s) && s[end] != ']' {
-				if s[end] == '\\' {
-					end++
-				}
-				end++
-			}
-			if end >= len(s) {
+			end := classEnd(s, i)
+			if end == len(s) {
 				b.WriteString(s[i:]) // unclosed: the converter refuses it
 				i = len(s)
 				continue

@@ -96,11 +96,7 @@ func checkPattern(p string) error {
 			i++
 		case '[':
 			start := i
-			for i++; i < len(s) && s[i] != ']'; i++ {
-				if s[i] == '\\' {
-					i++
-				}
-			}
+			i = classEnd(s, i)
 			if i < len(s) {
 				if err := checkClass(s[start+1 : i]); err != nil {
 					return fmt.Errorf("class [%s]: %w", s[start+1:i], err)
@@ -174,6 +170,18 @@ func checkPattern(p string) error {
 }
 
 var repetitionCount = regexp.MustCompile(`^[0-9]+(,[0-9]*)?$`)
+
+// classEnd returns the index of the ']' that closes the class opened at
+// s[i], or len(s) if none does, skipping escaped characters as the
+// converter does.
+func classEnd(s string, i int) int {
+	for i++; i < len(s) && s[i] != ']'; i++ {
+		if s[i] == '\\' {
+			i++
+		}
+	}
+	return min(i, len(s))
+}
 
 // parseBraces reads the inside of a pattern's {m}, {m,} or {m,n} as the
 // converter does: the minimum (0 if absent or unreadable) and whether

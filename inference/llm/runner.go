@@ -51,7 +51,8 @@ type runner struct {
 	mask   *utf8Mask
 	vocab  int
 	eog    []int    // end-of-generation tokens, masked for IgnoreEOS requests
-	pieces []string // each token's text, for grammars (see grammar.go)
+	isEOG  []bool   // by token id: is eog, without a call into C per sampled token
+	pieces []string // each token's text, for grammars (see grammar.go) and output
 	cands  []llama.TokenData
 
 	submit    chan *sequence
@@ -170,17 +171,15 @@ func newRunner(name, path string, meta modelMeta, cfg runnerConfig, log *slog.Lo
 	if r.pool, err = llamaext.NewPool(lctx, cfg.threads); err != nil {
 		log.Warn("decoding without a thread pool: every step starts its own threads", "model", name, "err", err)
 	}
-	if r.cctx != nil {
-		pieces := make([]string, r.vocab)
-		isEOG := make([]bool, r.vocab)
-		for id := range pieces {
-			pieces[id] = model.TokenToPiece(id)
-			if isEOG[id] = model.TokenIsEog(id); isEOG[id] {
-				r.eog = append(r.eog, id)
-			}
+	r.pieces, r.isEOG = make([]string, r.vocab), make([]bool, r.vocab)
+	for id := range r.pieces {
+		r.pieces[id] = model.TokenToPiece(id)
+		if r.isEOG[id] = model.TokenIsEog(id); r.isEOG[id] {
+			r.eog = append(r.eog, id)
 		}
-		r.mask = newUTF8Mask(pieces, func(id int) bool { return isEOG[id] })
-		r.pieces = pieces
+	}
+	if r.cctx != nil {
+		r.mask = newUTF8Mask(r.pieces, func(id int) bool { return r.isEOG[id] })
 	}
 	go r.loop()
 	return r, nil
@@ -359,14 +358,14 @@ func (r *runner) loop() {
 				s.first = time.Now()
 				s.mu.Unlock()
 			}
-			if r.model.TokenIsEog(tok) {
+			if r.isEOG[tok] {
 				s.push(s.text.flush(), false, "stop", nil)
 				release(i)
 				continue
 			}
 			s.nGen++
 			s.last = tok
-			text, stopped := s.text.write(r.model.TokenToPiece(tok))
+			text, stopped := s.text.write(r.pieces[tok])
 			finish := ""
 			switch {
 			case stopped:
@@ -387,22 +386,13 @@ func (r *runner) loop() {
 // all the UTF-8 mask left: llama.cpp's sampler aborts the process when no
 // token has a finite logit.
 func (r *runner) maskEOG(logits []float32) {
-	finite := 0
-	for _, l := range logits {
-		if !math.IsInf(float64(l), -1) {
-			finite++
+	for id, l := range logits {
+		if !r.isEOG[id] && !math.IsInf(float64(l), -1) {
+			for _, t := range r.eog {
+				logits[t] = float32(math.Inf(-1))
+			}
+			return
 		}
-	}
-	for _, t := range r.eog {
-		if !math.IsInf(float64(logits[t]), -1) {
-			finite--
-		}
-	}
-	if finite == 0 {
-		return
-	}
-	for _, t := range r.eog {
-		logits[t] = float32(math.Inf(-1))
 	}
 }
 

@@ -16,9 +16,9 @@ type textStream struct {
 	stopped bool
 }
 
-// write adds a token's raw bytes and returns the text that is now safe to emit, and
-// whether a stop sequence was found (in which case the text before it has
-// been emitted and the rest is dropped).
+// write adds a token's raw bytes and returns the text that is now safe to
+// emit, and whether a stop sequence was found (in which case the text
+// before it has been emitted and the rest is dropped).
 func (s *textStream) write(b string) (string, bool) {
 	if s.stopped {
 		return "", true
