@@ -119,7 +119,8 @@ func checkPattern(p string) error {
 				}
 				in := s[j+1 : min(i, len(s))]
 				// Go's regexp, which validates the output, reads anything
-				// else ({,3}, {2x}) as literal text; the converter as a count.
+				// else ({,3}, {2x}, {007}) as literal text; the converter
+				// as a count.
 				if i < len(s) && !repetitionCount.MatchString(in) {
 					return fmt.Errorf("{%s} at offset %d is not a repetition count ({m}, {m,} or {m,n})", in, j+1)
 				}
@@ -169,7 +170,8 @@ func checkPattern(p string) error {
 	return nil
 }
 
-var repetitionCount = regexp.MustCompile(`^[0-9]+(,[0-9]*)?$`)
+// repetitionCount is a count Go's regexp reads as one: no leading zeros.
+var repetitionCount = regexp.MustCompile(`^(0|[1-9][0-9]*)(,(0|[1-9][0-9]*)?)?$`)
 
 // classEnd returns the index of the ']' that closes the class opened at
 // s[i], or len(s) if none does, skipping escaped characters as the

@@ -124,6 +124,8 @@ func TestCheckPattern(t *testing.T) {
 		{`^[^$^]+$`, true},    // inside a class: the characters
 		{`^[0]{0(})$`, false}, // not a count: a literal to Go's regexp, a count to the converter
 		{`^a{,3}$`, false},
+		{`^a{007}$`, false},
+		{`^a{0}b{10,20}$`, true},
 		{`^a{2,}b{1,3}c{4}$`, true},
 		{`^(a|b)+c?$`, true},
 		{`^\d{4}-\d{2}$`, true},
